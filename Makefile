@@ -1,0 +1,37 @@
+PYTHON ?= $(shell command -v $$(pyenv root 2>/dev/null)/versions/3.12.1/bin/python3 2>/dev/null || command -v python3.13 || command -v python3.12 || echo python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run test lint format typecheck migrations-check check bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+
+run: install
+	bin/run
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format:
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck:
+	$(BIN)/mypy .
+
+migrations-check:
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+check: lint typecheck migrations-check test
+
+bench:
+	$(BIN)/python bench/copy_throughput.py

@@ -1,0 +1,36 @@
+"""Domain errors of orders. Each carries `errors`: attribute → messages, the shape of an order
+copy's errors_log and of JSON:API validation errors, so every edge can report it as it is."""
+
+
+class OrderError(Exception):
+    default_key = "base"
+
+    def __init__(self, errors: dict[str, list[str]] | str) -> None:
+        if isinstance(errors, str):
+            errors = {self.default_key: [errors]}
+        self.errors = errors
+        super().__init__("; ".join(m for messages in errors.values() for m in messages))
+
+
+class OrderTransitionRefused(OrderError):
+    """The order's status does not allow this action."""
+
+    default_key = "status"
+
+
+class OrderPlacementRefused(OrderError):
+    """A placement rule failed; `errors` says which ones."""
+
+
+class OrderNotEditable(OrderError):
+    """Line items, addresses and payment can change only on draft and pending orders."""
+
+    default_key = "status"
+
+
+class OrderInvalid(OrderError):
+    """Input that cannot be applied to an order (unknown SKU in the market, other mode, ...)."""
+
+
+class InvalidCoupon(OrderError):
+    default_key = "coupon_code"

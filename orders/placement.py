@@ -1,0 +1,67 @@
+"""The rules an order must meet to be placed (SPEC.md §2), each reported under its attribute."""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from orders.models import Coupon, LineItem, Order
+
+
+def placement_errors(
+    *, order: Order, lines: Iterable[LineItem], coupon: Coupon | None, at: datetime
+) -> dict[str, list[str]]:
+    """Every placement rule the order breaks, as attribute → messages; empty when it may be placed.
+
+    `lines` must carry their SKUs (select_related) as they are now, locked by the caller when the
+    answer decides a placement.
+    """
+    errors: dict[str, list[str]] = defaultdict(list)
+    sku_lines = [line for line in lines if line.item_type == LineItem.ItemType.SKUS]
+    if order.status != Order.Status.PENDING:
+        errors["status"].append(f"cannot transition from {order.status} to placed")
+    if not sku_lines:
+        errors["line_items"].append("the order has no line items")
+    if not order.customer_email:
+        errors["customer_email"].append("a customer email is required")
+    if order.billing_address_id is None:
+        errors["billing_address"].append("a billing address is required")
+    needs_shipping = any(line.sku is not None and not line.sku.do_not_ship for line in sku_lines)
+    if needs_shipping and order.shipping_address_id is None:
+        errors["shipping_address"].append("a shipping address is required to ship the order")
+    if order.total_amount_cents > 0:
+        if order.payment_method_id is None:
+            errors["payment_method"].append("a payment method is required")
+        if order.payment_source_id is None:
+            errors["payment_source"].append("a payment source is required")
+    for problem in stock_problems(sku_lines):
+        errors["line_items"].append(problem)
+    if order.coupon_code:
+        reason = (
+            f"coupon {order.coupon_code} does not exist"
+            if coupon is None
+            else coupon.invalid_reason(at)
+        )
+        if reason:
+            errors["coupon_code"].append(reason)
+    return dict(errors)
+
+
+def stock_problems(sku_lines: Iterable[LineItem]) -> list[str]:
+    """Disabled SKUs and SKUs whose stock does not cover the quantity ordered on all lines."""
+    wanted: dict[str, int] = defaultdict(int)
+    skus = {}
+    for line in sku_lines:
+        if line.sku is None:
+            continue
+        wanted[line.sku.pk] += line.quantity
+        skus[line.sku.pk] = line.sku
+    problems = []
+    for sku_id, quantity in wanted.items():
+        sku = skus[sku_id]
+        if not sku.enabled:
+            problems.append(f"SKU {sku.code} is disabled")
+        elif sku.stock_quantity < quantity:
+            problems.append(
+                f"SKU {sku.code} is out of stock ({sku.stock_quantity} available, {quantity} wanted)"
+            )
+    return problems
