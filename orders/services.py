@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
@@ -308,12 +308,18 @@ def _lock_skus(order: Order) -> dict[str, Sku]:
 
 
 def _take_stock(lines: Iterable[LineItem], *, sign: int = -1) -> None:
+    """Move stock for all lines in one UPDATE (the query count does not grow with the lines)."""
     wanted: dict[str, int] = {}
     for line in lines:
         if line.item_type == LineItem.ItemType.SKUS and line.sku_id is not None:
             wanted[line.sku_id] = wanted.get(line.sku_id, 0) + line.quantity
-    for sku_id, quantity in sorted(wanted.items()):
-        Sku.objects.filter(pk=sku_id).update(stock_quantity=F("stock_quantity") + sign * quantity)
+    if not wanted:
+        return
+    change = Case(
+        *(When(pk=sku_id, then=Value(sign * quantity)) for sku_id, quantity in wanted.items()),
+        output_field=IntegerField(),
+    )
+    Sku.objects.filter(pk__in=wanted).update(stock_quantity=F("stock_quantity") + change)
 
 
 @transaction.atomic

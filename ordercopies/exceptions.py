@@ -1,0 +1,40 @@
+"""Domain errors of order copies, turned into API errors, admin messages or exit statuses."""
+
+
+class OrderCopyError(Exception):
+    code = "VALIDATION_ERROR"
+    key = "base"
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+    @property
+    def errors(self) -> dict[str, list[str]]:
+        return {self.key: [self.message]}
+
+
+class SourceOrderNotFound(OrderCopyError):
+    """The source order does not exist in the caller's mode."""
+
+    key = "source_order"
+
+
+class CopyNotRetryable(OrderCopyError):
+    key = "status"
+
+
+class CopyNotAbortable(OrderCopyError):
+    key = "status"
+
+
+class CopyNotDeletable(OrderCopyError):
+    key = "status"
+
+
+class CopyFailed(Exception):
+    """Raised inside the copy's transaction to roll back everything the attempt did."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        self.errors = errors
+        super().__init__(errors)
