@@ -18,7 +18,9 @@ class Mode(models.TextChoices):
 
 
 class Resource(models.Model):
-    id = models.CharField(primary_key=True, max_length=ID_LENGTH, default=generate_id, editable=False)
+    id = models.CharField(
+        primary_key=True, max_length=ID_LENGTH, default=generate_id, editable=False
+    )
     mode = models.CharField(max_length=4, choices=Mode.choices, default=Mode.TEST, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

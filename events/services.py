@@ -13,7 +13,11 @@ def resource_type_of(resource: models.Model) -> str:
 
 
 def event_build(
-    *, name: str, resource: models.Model, payload: dict[str, Any] | None = None, actor: Actor = SYSTEM
+    *,
+    name: str,
+    resource: models.Model,
+    payload: dict[str, Any] | None = None,
+    actor: Actor = SYSTEM,
 ) -> Event:
     return Event(
         name=name,
@@ -28,7 +32,11 @@ def event_build(
 
 
 def event_record(
-    *, name: str, resource: models.Model, payload: dict[str, Any] | None = None, actor: Actor = SYSTEM
+    *,
+    name: str,
+    resource: models.Model,
+    payload: dict[str, Any] | None = None,
+    actor: Actor = SYSTEM,
 ) -> Event:
     """Record `name` (`<type>.<action>`) on the resource's timeline, in the caller's transaction."""
     event = event_build(name=name, resource=resource, payload=payload, actor=actor)

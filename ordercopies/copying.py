@@ -13,11 +13,11 @@ from django.utils import timezone
 
 from core.actors import Actor
 from events.services import event_record
+from ordercopies.models import OrderCopy
 from orders.models import Address, Coupon, CustomerPaymentSource, LineItem, Order
 from orders.pricing import discount_lines_build, totals_compute
 from orders.selectors import coupon_find, sku_prices_in
 from orders.services import order_number_next
-from ordercopies.models import OrderCopy
 
 Errors = dict[str, list[str]]
 
@@ -34,7 +34,9 @@ def source_order_load(*, order_id: str) -> Order:
     )
 
 
-def target_order_create(*, order_copy: OrderCopy, source: Order, actor: Actor) -> tuple[Order, Errors]:
+def target_order_create(
+    *, order_copy: OrderCopy, source: Order, actor: Actor
+) -> tuple[Order, Errors]:
     """Insert the target order, its address copies and its lines; return it with the problems."""
     errors: Errors = defaultdict(list)
     now = timezone.now()
@@ -51,7 +53,9 @@ def target_order_create(*, order_copy: OrderCopy, source: Order, actor: Actor) -
     )
     _addresses_copy(source=source, target=target)
     _payment_copy(order_copy=order_copy, source=source, target=target, errors=errors)
-    coupon = _coupon_copy(order_copy=order_copy, source=source, target=target, errors=errors, at=now)
+    coupon = _coupon_copy(
+        order_copy=order_copy, source=source, target=target, errors=errors, at=now
+    )
     lines = _sku_lines_copy(source=source, target=target, errors=errors)
     lines += _discount_lines_copy(
         order_copy=order_copy, source=source, target=target, coupon=coupon, lines=lines, at=now
@@ -121,10 +125,11 @@ def _sku_lines_copy(*, source: Order, target: Order, errors: Errors) -> list[Lin
     """Every SKU line with its quantity at the market's current price. Disabled, out-of-stock
     and unpriced SKUs are errors and are left out."""
     sku_lines = [line for line in source.line_items.all() if line.item_type == "skus"]
-    prices = sku_prices_in(market=source.market, sku_ids=[line.sku_id for line in sku_lines])
+    sku_ids = [str(line.sku_id) for line in sku_lines]
+    prices = sku_prices_in(market=source.market, sku_ids=sku_ids)
     wanted: dict[str, int] = defaultdict(int)
-    for line in sku_lines:
-        wanted[line.sku_id] += line.quantity  # type: ignore[index]
+    for sku_id, line in zip(sku_ids, sku_lines, strict=True):
+        wanted[sku_id] += line.quantity
     copies = []
     for line in sku_lines:
         sku = line.sku
@@ -135,7 +140,9 @@ def _sku_lines_copy(*, source: Order, target: Order, errors: Errors) -> list[Lin
         elif sku.stock_quantity < wanted[sku.pk]:
             errors["line_items"].append(f"SKU {sku.code} is out of stock")
         elif price is None:
-            errors["line_items"].append(f"SKU {sku.code} has no price in market {source.market.code}")
+            errors["line_items"].append(
+                f"SKU {sku.code} has no price in market {source.market.code}"
+            )
         else:
             copies.append(_line_copy(line, target, unit=price))
     return copies

@@ -13,20 +13,24 @@ copies. How one copy runs:
 import logging
 import time
 import uuid
+from functools import partial
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, transaction
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    transaction,
+)
 from django.db.models import QuerySet
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
 from core.actors import SYSTEM, Actor
 from events.services import event_build, event_record, event_record_many
-from orders.exceptions import OrderError
-from orders.models import Order
-from orders.services import order_cancel, order_place
 from ordercopies.copying import source_order_load, target_order_create
 from ordercopies.exceptions import (
     CopyFailed,
@@ -36,6 +40,9 @@ from ordercopies.exceptions import (
     SourceOrderNotFound,
 )
 from ordercopies.models import OrderCopy
+from orders.exceptions import OrderError
+from orders.models import Order
+from orders.services import order_cancel, order_place
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +128,7 @@ def _enqueue(copies: Iterable[OrderCopy]) -> None:
         if in_transaction:
             order_copy_execute_task.enqueue(copy.pk)
         else:
-            transaction.on_commit(lambda pk=copy.pk: order_copy_execute_task.enqueue(pk))
+            transaction.on_commit(partial(order_copy_execute_task.enqueue, copy.pk))
     if in_transaction:
         order_copy_recovery_schedule()
 
@@ -240,7 +247,14 @@ def _end(
         order_copy.fail(at=now, errors=errors)
         name, timestamp = "order_copies.fail", "failed_at"
     order_copy.save(
-        update_fields=["status", timestamp, "target_order", "errors_log", "errors_count", "updated_at"]
+        update_fields=[
+            "status",
+            timestamp,
+            "target_order",
+            "errors_log",
+            "errors_count",
+            "updated_at",
+        ]
     )
     event_record(
         name=name,
@@ -266,7 +280,9 @@ def _fail_unexpected(order_copy: OrderCopy, exc: BaseException, what: str) -> Or
     with transaction.atomic():
         locked = (
             OrderCopy.objects.select_for_update()
-            .filter(pk=order_copy.pk, status=OrderCopy.Status.IN_PROGRESS, attempts=order_copy.attempts)
+            .filter(
+                pk=order_copy.pk, status=OrderCopy.Status.IN_PROGRESS, attempts=order_copy.attempts
+            )
             .first()
         )
         if locked is None:
@@ -288,7 +304,10 @@ def order_copy_retry(*, order_copy: OrderCopy, actor: Actor = SYSTEM) -> OrderCo
         ) from None
     locked.save(update_fields=["status", "failed_at", "errors_log", "errors_count", "updated_at"])
     event_record(
-        name="order_copies.retry", resource=locked, actor=actor, payload={"previous_errors": previous}
+        name="order_copies.retry",
+        resource=locked,
+        actor=actor,
+        payload={"previous_errors": previous},
     )
     _enqueue([locked])
     return locked
@@ -340,7 +359,9 @@ def order_copy_recover_lost(*, max_attempts: int | None = None) -> dict[str, lis
                 lost.release()
                 name, outcome = "order_copies.recover", "requeued"
             lost.save(update_fields=["status", "errors_log", "errors_count", "updated_at"])
-            event_record(name=name, resource=lost, payload={"attempts": lost.attempts, "lost": True})
+            event_record(
+                name=name, resource=lost, payload={"attempts": lost.attempts, "lost": True}
+            )
             done[outcome].append(lost.pk)
             logger.warning("order copy %s was lost by its worker: %s", lost.pk, outcome)
         _enqueue(OrderCopy(pk=pk) for pk in done["requeued"])

@@ -239,6 +239,9 @@ class OrderNumber(models.Model):
 
     id = models.BigAutoField(primary_key=True)
 
+    def __str__(self) -> str:
+        return str(self.pk)
+
 
 class Order(ConcurrentTransitionMixin, Resource):
     resource_type = "orders"
@@ -357,9 +360,7 @@ class Order(ConcurrentTransitionMixin, Resource):
     def mark_free(self) -> None:
         pass
 
-    @transition(
-        field=payment_status, source=PaymentStatus.AUTHORIZED, target=PaymentStatus.VOIDED
-    )
+    @transition(field=payment_status, source=PaymentStatus.AUTHORIZED, target=PaymentStatus.VOIDED)
     def void_payment(self) -> None:
         pass
 
@@ -409,7 +410,9 @@ class LineItem(Resource):
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(quantity__gte=1), name="line_item_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1), name="line_item_quantity_positive"
+            ),
             models.CheckConstraint(
                 condition=~Q(item_type="skus") | Q(sku__isnull=False),
                 name="sku_line_item_has_sku",

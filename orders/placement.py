@@ -61,7 +61,8 @@ def stock_problems(sku_lines: Iterable[LineItem]) -> list[str]:
         if not sku.enabled:
             problems.append(f"SKU {sku.code} is disabled")
         elif sku.stock_quantity < quantity:
+            available = sku.stock_quantity
             problems.append(
-                f"SKU {sku.code} is out of stock ({sku.stock_quantity} available, {quantity} wanted)"
+                f"SKU {sku.code} is out of stock ({available} available, {quantity} wanted)"
             )
     return problems

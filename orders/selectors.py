@@ -11,7 +11,9 @@ def order_lock(*, order_id: str) -> Order:
 
 
 def order_lines(*, order: Order) -> list[LineItem]:
-    return list(LineItem.objects.filter(order=order).select_related("sku").order_by("created_at", "id"))
+    return list(
+        LineItem.objects.filter(order=order).select_related("sku").order_by("created_at", "id")
+    )
 
 
 def order_list(*, mode: str | None = None) -> QuerySet[Order]:
@@ -30,7 +32,9 @@ def coupon_find(*, code: str, mode: str, lock: bool = False) -> Coupon | None:
 
 def sku_price_cents(*, sku: Sku, market: Market) -> int | None:
     return (
-        SkuPrice.objects.filter(sku=sku, market=market).values_list("amount_cents", flat=True).first()
+        SkuPrice.objects.filter(sku=sku, market=market)
+        .values_list("amount_cents", flat=True)
+        .first()
     )
 
 

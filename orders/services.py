@@ -94,7 +94,9 @@ def order_create(
         reference_origin=reference_origin,
         metadata=metadata or {},
     )
-    event_record(name="orders.create", resource=order, actor=actor, payload={"number": order.number})
+    event_record(
+        name="orders.create", resource=order, actor=actor, payload={"number": order.number}
+    )
     return order
 
 
@@ -189,7 +191,9 @@ def order_line_item_add(
 
 
 @transaction.atomic
-def order_line_item_update(*, line_item: LineItem, quantity: int, actor: Actor = SYSTEM) -> LineItem:
+def order_line_item_update(
+    *, line_item: LineItem, quantity: int, actor: Actor = SYSTEM
+) -> LineItem:
     if quantity < 1:
         raise OrderInvalid({"quantity": ["quantity must be at least 1"]})
     if line_item.item_type != LineItem.ItemType.SKUS:
@@ -380,5 +384,7 @@ def order_delete(*, order: Order, actor: Actor = SYSTEM) -> None:
     order = order_lock(order_id=order.pk)
     if not order.is_editable:
         raise OrderNotEditable(f"a {order.status} order cannot be deleted; archive it instead")
-    event_record(name="orders.destroy", resource=order, actor=actor, payload={"number": order.number})
+    event_record(
+        name="orders.destroy", resource=order, actor=actor, payload={"number": order.number}
+    )
     order.delete()

@@ -1,0 +1,120 @@
+"""Reads of order copies: lists with their relations, outcomes, and the problems a copy would
+meet (for dry runs), each in a bounded number of queries."""
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from ordercopies.models import OrderCopy
+from orders.models import Coupon, CustomerPaymentSource, LineItem, Order
+
+
+def order_copy_list(*, mode: str | None = None) -> QuerySet[OrderCopy]:
+    copies = OrderCopy.objects.select_related("source_order", "target_order")
+    return copies.filter(mode=mode) if mode else copies
+
+
+def order_copy_status_counts(*, ids: Sequence[str] | None = None) -> dict[str, int]:
+    copies = OrderCopy.objects.all() if ids is None else OrderCopy.objects.filter(pk__in=ids)
+    rows = copies.order_by().values("status").annotate(n=Count("pk"))
+    return {row["status"]: row["n"] for row in rows}
+
+
+def order_copy_top_errors(*, ids: Sequence[str], limit: int = 5) -> list[tuple[str, int]]:
+    """The most frequent "key: message" errors among the copies."""
+    counter: Counter[str] = Counter()
+    for errors_log in OrderCopy.objects.filter(pk__in=ids).values_list("errors_log", flat=True):
+        for key, messages in (errors_log or {}).items():
+            counter.update(f"{key}: {message}" for message in messages)
+    return counter.most_common(limit)
+
+
+def source_orders_select(
+    *,
+    mode: str,
+    ids: Sequence[str] = (),
+    status: str | None = None,
+    market_code: str | None = None,
+    customer_email: str | None = None,
+    placed_after: datetime | None = None,
+    placed_before: datetime | None = None,
+) -> QuerySet[Order]:
+    orders = Order.objects.filter(mode=mode).select_related("market")
+    if ids:
+        orders = orders.filter(pk__in=ids)
+    if status:
+        orders = orders.filter(status=status)
+    if market_code:
+        orders = orders.filter(market__code=market_code)
+    if customer_email:
+        orders = orders.filter(customer_email__iexact=customer_email)
+    if placed_after:
+        orders = orders.filter(placed_at__gte=placed_after)
+    if placed_before:
+        orders = orders.filter(placed_at__lt=placed_before)
+    return orders.order_by("created_at", "id")
+
+
+def copy_problems(
+    *, orders: Sequence[Order], reuse_wallet: bool, ignore_invalid_coupon: bool
+) -> dict[str, list[str]]:
+    """What a copy of each order can already be seen to meet: unavailable SKUs, invalid
+    coupons, payment sources outside the wallet. Order id → messages, in four queries."""
+    lines = LineItem.objects.filter(order__in=orders, item_type="skus").select_related("sku")
+    by_order: dict[str, list[LineItem]] = {}
+    for line in lines:
+        by_order.setdefault(line.order_id, []).append(line)
+    codes = {order.coupon_code for order in orders if order.coupon_code}
+    coupons = {
+        (c.mode, c.code): c
+        for c in Coupon.objects.filter(code__in=codes).select_related("promotion")
+    }
+    wallet = set(
+        CustomerPaymentSource.objects.filter(
+            payment_source_id__in=[o.payment_source_id for o in orders if o.payment_source_id]
+        ).values_list("customer_id", "payment_source_id")
+    )
+    now = timezone.now()
+    problems: dict[str, list[str]] = {}
+    for order in orders:
+        found = _line_problems(by_order.get(order.pk, []))
+        if order.coupon_code and not ignore_invalid_coupon:
+            coupon = coupons.get((order.mode, order.coupon_code))
+            reason = (
+                coupon.invalid_reason(now)
+                if coupon
+                else f"coupon {order.coupon_code} does not exist"
+            )
+            if reason:
+                found.append(reason)
+        if (
+            reuse_wallet
+            and order.payment_source_id
+            and ((order.customer_id, order.payment_source_id) not in wallet)
+        ):
+            found.append(
+                "the payment source is not in the customer's wallet: it will not be copied"
+            )
+        if found:
+            problems[order.pk] = found
+    return problems
+
+
+def _line_problems(lines: list[LineItem]) -> list[str]:
+    wanted: Counter[str] = Counter()
+    for line in lines:
+        wanted[line.sku_id] += line.quantity  # type: ignore[index]
+    found = []
+    for line in lines:
+        sku = line.sku
+        quantity = wanted.pop(sku.pk, None) if sku is not None else None
+        if sku is None or quantity is None:
+            continue
+        if not sku.enabled:
+            found.append(f"SKU {sku.code} is disabled")
+        elif sku.stock_quantity < quantity:
+            found.append(f"SKU {sku.code} is out of stock")
+    return found
