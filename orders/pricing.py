@@ -6,6 +6,7 @@ Pure functions over already-loaded objects: callers decide what to fetch and wha
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from orders.models import Coupon, LineItem, Market, Order, Promotion
 from orders.money import percentage_of
@@ -62,7 +63,7 @@ def totals_compute(
 
 def promotion_discount_cents(*, promotion: Promotion, subtotal_cents: int) -> int:
     if promotion.kind == Promotion.Kind.PERCENTAGE:
-        amount = subtotal_cents * promotion.percentage // 100
+        amount = percentage_of(subtotal_cents, Decimal(promotion.percentage) / 100)
     else:
         amount = promotion.amount_cents
     return min(amount, subtotal_cents)
@@ -83,7 +84,12 @@ def discount_lines_build(
         for promotion in promotions
         if not promotion.requires_coupon and promotion.is_active(at)
     ]
-    if coupon is not None and coupon.invalid_reason(at) is None:
+    automatic = {promotion.pk for promotion, _ in earned}
+    if (
+        coupon is not None
+        and coupon.invalid_reason(at) is None
+        and coupon.promotion_id not in automatic
+    ):
         earned.append((coupon.promotion, LineItem.ItemType.COUPONS))
     lines = []
     for promotion, item_type in earned:

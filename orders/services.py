@@ -120,7 +120,10 @@ def order_update(*, order: Order, actor: Actor = SYSTEM, **changes: Any) -> Orde
     for field, value in changes.items():
         setattr(order, field, value)
     order.save(update_fields=[*changes, "customer", "updated_at"])
-    order = order_refresh(order=order)
+    if set(changes) & EDITABLE_FIELDS:
+        # Discounts and totals follow the order only while it is editable: a placed order
+        # keeps what it was placed with.
+        order = order_refresh(order=order)
     event_record(
         name="orders.update", resource=order, actor=actor, payload={"changed": sorted(changes)}
     )
@@ -179,7 +182,9 @@ def order_line_item_add(
         line.quantity += quantity
         line.unit_amount_cents = unit
         line.total_amount_cents = unit * line.quantity
-        line.save(update_fields=["quantity", "unit_amount_cents", "total_amount_cents"])
+        line.save(
+            update_fields=["quantity", "unit_amount_cents", "total_amount_cents", "updated_at"]
+        )
     order_refresh(order=order)
     event_record(
         name="line_items.create",

@@ -30,7 +30,9 @@ def _worker(*, batch: bool = True) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": _database_url(), "DEBUG": "true"}
     args = [sys.executable, "manage.py", "db_worker", "--no-reload", "--interval", "0.05"]
     args += ["--batch"] if batch else []
-    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
 
 
 def _finish(workers: list[subprocess.Popen[bytes]], timeout: float = 240) -> None:
@@ -109,7 +111,9 @@ def test_worker_killed_mid_copy_leaves_no_trace_and_the_copy_is_recovered(postgr
     assert source.status == Order.Status.CANCELLED
     assert Order.objects.count() == counts_before[0] + 1
     names = list(
-        Event.objects.filter(resource_id=copy.pk).order_by("created_at").values_list("name", flat=True)
+        Event.objects.filter(resource_id=copy.pk)
+        .order_by("created_at")
+        .values_list("name", flat=True)
     )
     assert names == [
         "order_copies.create",

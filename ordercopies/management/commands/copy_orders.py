@@ -20,12 +20,15 @@ ACTOR = Actor(kind="system", label="copy_orders command")
 
 def parse_moment(value: str, *, option: str) -> datetime:
     """An ISO date (midnight UTC) or datetime (UTC unless it says otherwise)."""
-    moment = parse_datetime(value)
+    try:
+        moment = parse_datetime(value)
+        day = parse_date(value) if moment is None else None
+    except ValueError:
+        moment = day = None
+    if moment is None and day is None:
+        raise CommandError(f"{option}: {value!r} is not a date (YYYY-MM-DD) or ISO datetime")
     if moment is None:
-        day = parse_date(value) if len(value) == 10 else None
-        if day is None:
-            raise CommandError(f"{option}: {value!r} is not a date (YYYY-MM-DD) or ISO datetime")
-        moment = datetime.combine(day, time.min)
+        moment = datetime.combine(day, time.min)  # type: ignore[arg-type]
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
