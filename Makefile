@@ -1,10 +1,11 @@
-PYTHON ?= $(shell command -v $$(pyenv root 2>/dev/null)/versions/3.12.1/bin/python3 2>/dev/null || command -v python3.13 || command -v python3.12 || echo python3)
+PYTHON ?= $(shell bin/find-python)
 VENV := .venv
 BIN := $(VENV)/bin
 
 .PHONY: install run test lint format typecheck migrations-check check bench
 
 $(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is required (Django 6)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 

@@ -147,6 +147,7 @@ LOGGING = {
         "ordercopies": {"level": LOG_LEVEL},
         "events": {"level": LOG_LEVEL},
         "django_tasks_db": {"level": LOG_LEVEL},
+        "django.tasks": {"level": LOG_LEVEL},
     },
 }
 
