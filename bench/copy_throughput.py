@@ -8,8 +8,8 @@
 then copies per second for each and the ratio to the baseline. It works in a throw-away test
 database (test_<name>) that it creates, migrates and drops.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/ordercopies .venv/bin/python bench/copy_throughput.py
-    ... --orders 500 --lines 20 --place
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/ordercopies \
+        .venv/bin/python bench/copy_throughput.py [--orders 500 --lines 20 --place]
 """
 
 import argparse
@@ -30,6 +30,8 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
+from ordercopies import services  # noqa: E402
+from ordercopies.models import OrderCopy  # noqa: E402
 from orders.models import (  # noqa: E402
     Address,
     Customer,
@@ -42,14 +44,12 @@ from orders.models import (  # noqa: E402
     Sku,
     SkuPrice,
 )
-from ordercopies import services  # noqa: E402
-from ordercopies.models import OrderCopy  # noqa: E402
 
 SOURCE = "bench-source"
 
 
 def build_sources(orders: int, lines: int) -> list[str]:
-    """N placed-looking source orders of M lines, inserted in bulk (this is set-up, not measured)."""
+    """N source orders of M lines, inserted in bulk (set-up, not measured)."""
     market = Market.objects.create(code="bench", name="Bench", currency_code="EUR", tax_rate="0.2")
     skus = Sku.objects.bulk_create(
         Sku(code=f"B-{i:04d}", name=f"Bench {i}", stock_quantity=10**9) for i in range(lines * 4)
@@ -151,8 +151,8 @@ def _atomic():  # type: ignore[no-untyped-def]
     return transaction.atomic()
 
 
-def run_in_process(ids: list[str]) -> float:
-    copies = services.order_copy_create_many(source_orders=ids, mode="test")
+def run_in_process(ids: list[str], options: dict[str, bool]) -> float:
+    copies = services.order_copy_create_many(source_orders=ids, mode="test", **options)
     started = time.perf_counter()
     for copy in copies:
         services.order_copy_execute(order_copy_id=copy.pk)
@@ -161,8 +161,8 @@ def run_in_process(ids: list[str]) -> float:
     return elapsed
 
 
-def run_workers(ids: list[str], workers: int, database_url: str) -> float:
-    copies = services.order_copy_create_many(source_orders=ids, mode="test")
+def run_workers(ids: list[str], options: dict[str, bool], workers: int, database_url: str) -> float:
+    copies = services.order_copy_create_many(source_orders=ids, mode="test", **options)
     env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "false", "SECRET_KEY": "bench"}
     args = [
         sys.executable,
@@ -196,6 +196,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--lines", type=int, default=5)
+    parser.add_argument("--place", action="store_true", help="copies place their target order")
     parser.add_argument("--skip-workers", action="store_true")
     options = parser.parse_args()
     if connection.vendor != "postgresql":
@@ -210,10 +211,11 @@ def main() -> None:
         n = len(ids)
         print(f"{n} source orders × {options.lines} lines on PostgreSQL ({name})")
         results = {"raw SQL INSERT … SELECT (baseline)": run_baseline(1)}
-        results["services, in process"] = run_in_process(ids)
+        copy_options = {"place_target_order": options.place}
+        results["services, in process"] = run_in_process(ids, copy_options)
         if not options.skip_workers:
-            results["1 db_worker, end to end"] = run_workers(ids, 1, database_url)
-            results["2 db_workers, end to end"] = run_workers(ids, 2, database_url)
+            results["1 db_worker, end to end"] = run_workers(ids, copy_options, 1, database_url)
+            results["2 db_workers, end to end"] = run_workers(ids, copy_options, 2, database_url)
         base = n / results["raw SQL INSERT … SELECT (baseline)"]
         print(f"{'path':<38}{'seconds':>10}{'copies/s':>12}{'vs baseline':>14}")
         for label, seconds in results.items():

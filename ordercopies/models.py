@@ -37,6 +37,9 @@ class OrderCopy(ConcurrentTransitionMixin, Resource):
     errors_log = models.JSONField(default=dict, blank=True, editable=False)
     errors_count = models.PositiveIntegerField(default=0, editable=False)
     attempts = models.PositiveIntegerField(default=0, editable=False)
+    lost_runs = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Runs in a row whose worker was lost (since a retry)."
+    )
     place_target_order = models.BooleanField(default=False)
     reuse_wallet = models.BooleanField(default=True)
     cancel_source_order = models.BooleanField(default=False)
@@ -110,10 +113,12 @@ class OrderCopy(ConcurrentTransitionMixin, Resource):
     @transition(field=status, source=Status.IN_PROGRESS, target=Status.PENDING)
     def release(self) -> None:
         """A lost worker's copy goes back to the queue."""
+        self.lost_runs += 1
 
     @transition(field=status, source=[Status.FAILED, Status.ABORTED], target=Status.PENDING)
     def retry(self) -> None:
         self.failed_at = None
+        self.lost_runs = 0
         self._set_errors({})
 
     def _set_errors(self, errors: dict[str, list[str]]) -> None:

@@ -13,8 +13,8 @@ copies. How one copy runs:
 import logging
 import time
 import uuid
-from functools import partial
 from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +23,7 @@ from django.db import (
     InterfaceError,
     OperationalError,
     close_old_connections,
+    connection,
     transaction,
 )
 from django.db.models import QuerySet
@@ -37,6 +38,7 @@ from ordercopies.exceptions import (
     CopyNotAbortable,
     CopyNotDeletable,
     CopyNotRetryable,
+    OrderCopyError,
     SourceOrderNotFound,
 )
 from ordercopies.models import OrderCopy
@@ -177,7 +179,7 @@ def order_copy_run(*, order_copy: OrderCopy, actor: Actor = SYSTEM) -> OrderCopy
                 return _fail_unexpected(order_copy, exc, "a database error persisted")
             delay = 0.2 * 2**attempt
             logger.warning("order copy %s: transient %s, retry in %.1fs", order_copy.pk, exc, delay)
-            close_old_connections()
+            _drop_broken_connection()
             time.sleep(delay)
         except Exception as exc:
             return _fail_unexpected(order_copy, exc, "an unexpected error stopped the copy")
@@ -206,19 +208,26 @@ def _run_locked(*, order_copy: OrderCopy, actor: Actor) -> OrderCopy | None:
 
 
 def _copy(*, order_copy: OrderCopy, actor: Actor) -> tuple[Order, dict[str, list[str]]]:
-    """The copy itself; raises CopyFailed (rolling back the savepoint) when it must fail."""
+    """The copy itself; raises CopyFailed (rolling back the savepoint) when it must fail.
+
+    The source is cancelled first (it is "at the end" for everyone else: all of this commits
+    at once), so that the stock it gives back counts for the target: re-issuing an order that
+    took the last units works. Locks go copy, then source order, then SKUs.
+    """
+    errors: dict[str, list[str]] = {}
+    if order_copy.cancel_source_order:
+        try:
+            order_cancel(order=Order(pk=order_copy.source_order_id), actor=actor)
+        except OrderError as refusal:
+            errors["source_order"] = _refusal_messages(refusal, "cancelled")
     source = source_order_load(order_id=order_copy.source_order_id)
-    target, errors = target_order_create(order_copy=order_copy, source=source, actor=actor)
+    target, found = target_order_create(order_copy=order_copy, source=source, actor=actor)
+    errors = found | errors
     if order_copy.place_target_order:
         try:
             target = order_place(order=target, actor=actor)
         except OrderError as refusal:
             errors.setdefault("status", []).extend(_refusal_messages(refusal, "placed"))
-    if order_copy.cancel_source_order:
-        try:
-            order_cancel(order=source, actor=actor)
-        except OrderError as refusal:
-            errors.setdefault("source_order", []).extend(_refusal_messages(refusal, "cancelled"))
     if errors and not order_copy.skip_errors:
         raise CopyFailed(errors)
     return target, errors
@@ -270,12 +279,19 @@ def _end(
     return order_copy
 
 
+def _drop_broken_connection() -> None:
+    # A worker runs copies in autocommit: a connection broken by the error is replaced. Inside
+    # a caller's transaction the connection is the caller's and must stay open.
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
 def _fail_unexpected(order_copy: OrderCopy, exc: BaseException, what: str) -> OrderCopy | None:
     """Record failed for an error that is not the copy's fault, in a short transaction of its
     own. The traceback goes to the log under an id; errors_log only names that id."""
     incident = uuid.uuid4().hex[:12]
     logger.error("order copy %s: %s (incident %s)", order_copy.pk, what, incident, exc_info=exc)
-    close_old_connections()
+    _drop_broken_connection()
     message = f"{what}; the worker log has the details under incident {incident}"
     with transaction.atomic():
         locked = (
@@ -302,7 +318,16 @@ def order_copy_retry(*, order_copy: OrderCopy, actor: Actor = SYSTEM) -> OrderCo
         raise CopyNotRetryable(
             f"only failed or aborted copies can be retried; this one is {locked.status}"
         ) from None
-    locked.save(update_fields=["status", "failed_at", "errors_log", "errors_count", "updated_at"])
+    locked.save(
+        update_fields=[
+            "status",
+            "failed_at",
+            "lost_runs",
+            "errors_log",
+            "errors_count",
+            "updated_at",
+        ]
+    )
     event_record(
         name="order_copies.retry",
         resource=locked,
@@ -316,7 +341,7 @@ def order_copy_retry(*, order_copy: OrderCopy, actor: Actor = SYSTEM) -> OrderCo
 @transaction.atomic
 def order_copy_abort(*, order_copy: OrderCopy, actor: Actor = SYSTEM) -> OrderCopy:
     """Stop a pending copy before a worker takes it. A running copy cannot be aborted."""
-    locked = _lock(order_copy, nowait=True)
+    locked = _lock(order_copy, busy=CopyNotAbortable)
     if locked.status != OrderCopy.Status.PENDING:
         raise CopyNotAbortable(f"only pending copies can be aborted; this one is {locked.status}")
     locked.abort()
@@ -327,38 +352,43 @@ def order_copy_abort(*, order_copy: OrderCopy, actor: Actor = SYSTEM) -> OrderCo
 
 @transaction.atomic
 def order_copy_delete(*, order_copy: OrderCopy, actor: Actor = SYSTEM) -> None:
-    locked = _lock(order_copy, nowait=True)
+    locked = _lock(order_copy, busy=CopyNotDeletable)
     if locked.status == OrderCopy.Status.IN_PROGRESS:
         raise CopyNotDeletable("a copy in progress cannot be deleted; wait for it to end")
     event_record(name="order_copies.destroy", resource=locked, actor=actor)
     locked.delete()
 
 
-def _lock(order_copy: OrderCopy, *, nowait: bool = False) -> OrderCopy:
-    """The copy's row lock. With nowait, a copy whose row a worker holds is reported running."""
+def _lock(order_copy: OrderCopy, *, busy: type[OrderCopyError] | None = None) -> OrderCopy:
+    """The copy's row lock. With `busy`, a copy whose row a worker holds (it is running) raises
+    that error at once instead of waiting for the worker."""
     try:
-        return OrderCopy.objects.select_for_update(nowait=nowait).get(pk=order_copy.pk)
+        return OrderCopy.objects.select_for_update(nowait=busy is not None).get(pk=order_copy.pk)
     except DatabaseError:
-        if not nowait:
+        if busy is None:
             raise
-        raise CopyNotAbortable("the copy is running now; wait for it to end") from None
+        raise busy("the copy is running now; wait for it to end") from None
 
 
 def order_copy_recover_lost(*, max_attempts: int | None = None) -> dict[str, list[str]]:
     """Find in_progress copies that no worker holds (their row lock is free): queue them again,
-    or abort them once they used up `max_attempts`. Returns the ids, by what was done."""
+    or abort them once `max_attempts` runs in a row were lost. Returns the ids, by outcome."""
     limit = max_attempts or settings.ORDER_COPY_MAX_ATTEMPTS
     done: dict[str, list[str]] = {"requeued": [], "aborted": []}
     with transaction.atomic():
         for lost in _lost_copies():
-            if lost.attempts >= limit:
-                reason = f"the worker running this copy was lost {lost.attempts} times; aborted"
+            if lost.lost_runs + 1 >= limit:
+                reason = (
+                    f"the worker running this copy was lost {lost.lost_runs + 1} times; aborted"
+                )
                 lost.abort(errors={"base": [reason]})
                 name, outcome = "order_copies.abort", "aborted"
             else:
                 lost.release()
                 name, outcome = "order_copies.recover", "requeued"
-            lost.save(update_fields=["status", "errors_log", "errors_count", "updated_at"])
+            lost.save(
+                update_fields=["status", "lost_runs", "errors_log", "errors_count", "updated_at"]
+            )
             event_record(
                 name=name, resource=lost, payload={"attempts": lost.attempts, "lost": True}
             )

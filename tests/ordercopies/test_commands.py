@@ -4,9 +4,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django_tasks_db.models import DBTaskResult
 
-from orders.models import Order
 from ordercopies import services
 from ordercopies.models import OrderCopy
+from orders.models import Order
 from tests import factories
 
 

@@ -12,9 +12,9 @@ import pytest
 from django.db import connection
 
 from events.models import Event
-from orders.models import Address, LineItem, Order
 from ordercopies import services
 from ordercopies.models import OrderCopy
+from orders.models import Address, LineItem, Order
 
 ROOT = Path(__file__).resolve().parents[2]
 
