@@ -59,9 +59,16 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_tasks_db",
+    "rest_framework",
+    "rest_framework_json_api",
+    "django_filters",
+    "drf_spectacular",
     "events",
     "orders",
     "ordercopies",
+    "subscriptions",
+    "api",
+    "demo",
 ]
 
 MIDDLEWARE = [
