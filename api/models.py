@@ -1,1 +1,52 @@
+import secrets
 
+from django.contrib.auth.hashers import check_password, make_password
+from django.db import models
+
+from core.models import Mode, generate_id
+
+
+class ApiClient(models.Model):
+    """An application that calls the API: integration (confidential: id and secret, everything in
+    its mode) or sales channel (public: id only, one market scope, limited resources)."""
+
+    class Kind(models.TextChoices):
+        INTEGRATION = "integration"
+        SALES_CHANNEL = "sales_channel"
+
+    id = models.CharField(primary_key=True, max_length=10, default=generate_id, editable=False)
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    mode = models.CharField(max_length=4, choices=Mode.choices, default=Mode.TEST)
+    client_id = models.CharField(max_length=64, unique=True, editable=False)
+    secret_hash = models.CharField(max_length=256, blank=True, editable=False)
+    market_codes = models.JSONField(
+        default=list, blank=True, help_text="Markets (codes) a sales channel may ask a scope for."
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "API client"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind}, {self.mode})"
+
+    @property
+    def confidential(self) -> bool:
+        return self.kind == self.Kind.INTEGRATION
+
+    def set_new_credentials(self) -> str | None:
+        """A new client id, and for integrations a new secret, returned once (only its hash is
+        stored)."""
+        self.client_id = secrets.token_urlsafe(32)
+        if not self.confidential:
+            self.secret_hash = ""
+            return None
+        secret = secrets.token_urlsafe(32)
+        self.secret_hash = make_password(secret)
+        return secret
+
+    def check_secret(self, secret: str) -> bool:
+        return bool(self.secret_hash) and check_password(secret, self.secret_hash)

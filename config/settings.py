@@ -162,3 +162,32 @@ LOGGING = {
 ORDER_COPY_MAX_ATTEMPTS = env_int("ORDER_COPY_MAX_ATTEMPTS", default=3)
 ORDER_COPY_TRANSIENT_RETRIES = env_int("ORDER_COPY_TRANSIENT_RETRIES", default=3)
 ORDER_COPY_RECOVERY_INTERVAL = env_int("ORDER_COPY_RECOVERY_INTERVAL", default=60)
+
+# The JSON:API (see README "API").
+API_TOKEN_SECRET = os.environ.get("API_TOKEN_SECRET") or SECRET_KEY
+API_ORGANIZATION_SLUG = os.environ.get("API_ORGANIZATION_SLUG", "acme")
+API_ORGANIZATION_ID = os.environ.get("API_ORGANIZATION_ID", "OrgAcme001")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.HasAccessToken"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JsonApiParser"],
+    "DEFAULT_RENDERER_CLASSES": ["api.renderers.JsonApiRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.PageNumberPagination",
+    "DEFAULT_FILTER_BACKENDS": ["api.filters.QueryFilter", "api.filters.SortFilter"],
+    "DEFAULT_METADATA_CLASS": "rest_framework_json_api.metadata.JSONAPIMetadata",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "TEST_REQUEST_DEFAULT_FORMAT": "vnd.api+json",
+    "DEFAULT_THROTTLE_RATES": {"oauth": os.environ.get("OAUTH_RATE", "30/min")},
+}
+JSON_API_FORMAT_FIELD_NAMES = False
+JSON_API_FORMAT_TYPES = False
+JSON_API_PLURALIZE_TYPES = False
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Order copies API",
+    "DESCRIPTION": "Commerce Layer compatible JSON:API for order copies and the orders they copy.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}

@@ -24,6 +24,7 @@ from django.db import (
     OperationalError,
     close_old_connections,
     connection,
+    models,
     transaction,
 )
 from django.db.models import QuerySet
@@ -37,11 +38,13 @@ from ordercopies.exceptions import (
     CopyFailed,
     CopyNotAbortable,
     CopyNotDeletable,
+    CopyNotLaunchable,
     CopyNotRetryable,
     OrderCopyError,
     SourceOrderNotFound,
 )
 from ordercopies.models import OrderCopy
+from ordercopies.signals import order_copy_ended
 from orders.exceptions import OrderError
 from orders.models import Order
 from orders.services import order_cancel, order_place
@@ -59,10 +62,12 @@ def order_copy_create(
     reference: str = "",
     reference_origin: str = "",
     metadata: dict[str, Any] | None = None,
+    order_subscription: models.Model | None = None,
     **options: bool,
 ) -> OrderCopy:
     """Store a pending copy of `source_order` (an order or its id, which must exist in `mode`),
-    record `order_copies.create` and queue its job, all in one transaction."""
+    record `order_copies.create` and queue its job, all in one transaction. A subscription run
+    passes its `order_subscription`."""
     return order_copy_create_many(
         source_orders=[source_order],
         mode=mode,
@@ -70,6 +75,7 @@ def order_copy_create(
         reference=reference,
         reference_origin=reference_origin,
         metadata=metadata,
+        order_subscription=order_subscription,
         **options,
     )[0]
 
@@ -83,6 +89,7 @@ def order_copy_create_many(
     reference: str = "",
     reference_origin: str = "",
     metadata: dict[str, Any] | None = None,
+    order_subscription: models.Model | None = None,
     **options: bool,
 ) -> list[OrderCopy]:
     """One pending copy per source order with the same options, in bulk; all or none."""
@@ -101,16 +108,18 @@ def order_copy_create_many(
             reference=reference,
             reference_origin=reference_origin,
             metadata=metadata or {},
+            order_subscription_id=order_subscription.pk if order_subscription else None,
             **options,
         )
         for order_id in ids
     )
+    made_by = {"order_subscription": order_subscription.pk} if order_subscription else {}
     event_record_many(
         event_build(
             name="order_copies.create",
             resource=copy,
             actor=actor,
-            payload={"source_order": copy.source_order_id, "options": copy.options()},
+            payload={"source_order": copy.source_order_id, "options": copy.options(), **made_by},
         )
         for copy in copies
     )
@@ -275,6 +284,8 @@ def _end(
             "target_order": target.pk if target else None,
         },
     )
+    # In this transaction: a subscription's run ends with its copy, or not at all.
+    order_copy_ended.send(sender=OrderCopy, order_copy=order_copy, succeeded=target is not None)
     logger.info("order copy %s %s (%d errors)", order_copy.pk, order_copy.status, len(errors))
     return order_copy
 
@@ -351,6 +362,21 @@ def order_copy_abort(*, order_copy: OrderCopy, actor: Actor = SYSTEM) -> OrderCo
 
 
 @transaction.atomic
+def order_copy_launch(*, order_copy: OrderCopy, actor: Actor = SYSTEM) -> OrderCopy:
+    """Queue a pending copy's job again (its job was lost, or purged from the queue) and record
+    `order_copies.launch`. Safe when the first job is still queued: whichever job claims the
+    copy first runs it; the other finds it no longer pending and does nothing."""
+    locked = _lock(order_copy, busy=CopyNotLaunchable)
+    if locked.status != OrderCopy.Status.PENDING:
+        raise CopyNotLaunchable(
+            f"only pending copies can be launched; this one is {locked.status}"
+        )
+    event_record(name="order_copies.launch", resource=locked, actor=actor)
+    _enqueue([locked])
+    return locked
+
+
+@transaction.atomic
 def order_copy_delete(*, order_copy: OrderCopy, actor: Actor = SYSTEM) -> None:
     locked = _lock(order_copy, busy=CopyNotDeletable)
     if locked.status == OrderCopy.Status.IN_PROGRESS:
@@ -402,3 +428,21 @@ def _lost_copies() -> QuerySet[OrderCopy]:
     return OrderCopy.objects.select_for_update(skip_locked=True).filter(
         status=OrderCopy.Status.IN_PROGRESS
     )
+
+
+@transaction.atomic
+def order_copy_update(
+    *, order_copy: OrderCopy, actor: Actor = SYSTEM, **changes: Any
+) -> OrderCopy:
+    """Change a copy's reference, reference_origin or metadata (nothing else may change)."""
+    unknown = set(changes) - {"reference", "reference_origin", "metadata"}
+    if unknown:
+        raise TypeError(f"order copy fields that cannot change: {', '.join(sorted(unknown))}")
+    locked = _lock(order_copy)
+    for field, value in changes.items():
+        setattr(locked, field, value)
+    locked.save(update_fields=[*changes, "updated_at"])
+    event_record(
+        name="order_copies.update", resource=locked, actor=actor, payload={"changed": sorted(changes)}
+    )
+    return locked

@@ -32,6 +32,7 @@ from orders.models import (
 from orders.placement import placement_errors
 from orders.pricing import discount_lines_build, totals_compute
 from orders.selectors import coupon_find, order_lines, order_lock, sku_price_cents
+from orders.signals import order_placed
 
 TOTAL_FIELDS = [
     "subtotal_amount_cents",
@@ -53,6 +54,16 @@ EDITABLE_FIELDS = {
     "payment_source",
 }
 ALWAYS_EDITABLE_FIELDS = {"reference", "reference_origin", "metadata"}
+
+
+def address_create(*, mode: str, actor: Actor = SYSTEM, **fields: Any) -> Address:
+    """A new address, to be set on an order (a copy gets its own copies of them)."""
+    unknown = set(fields) - set(Address.COPIED_FIELDS) - ALWAYS_EDITABLE_FIELDS
+    if unknown:
+        raise OrderInvalid(f"unknown address fields: {', '.join(sorted(unknown))}")
+    address = Address.objects.create(mode=mode, **fields)
+    event_record(name="addresses.create", resource=address, actor=actor)
+    return address
 
 
 def order_number_next() -> str:
@@ -305,6 +316,7 @@ def order_place(*, order: Order, actor: Actor = SYSTEM) -> Order:
         actor=actor,
         payload={"number": order.number, "total_amount_cents": order.total_amount_cents},
     )
+    order_placed.send(sender=Order, order=order, actor=actor)
     return order
 
 

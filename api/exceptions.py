@@ -1,0 +1,159 @@
+"""Every error as Commerce Layer writes it:
+{"errors": [{"title", "detail", "code", "status", "source": {"pointer"}, "meta"}]}."""
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from ordercopies.exceptions import CopyNotDeletable, OrderCopyError
+from orders.exceptions import OrderError
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(exceptions.APIException):
+    """An error with its own code, raised by our API code."""
+
+    def __init__(self, detail: str, *, code: str, status_code: int, title: str = "") -> None:
+        super().__init__(detail)
+        self.error_code = code
+        self.status_code = status_code
+        self.title = title or detail
+
+
+class FilterNotAllowed(ApiError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, code="FILTER_NOT_ALLOWED", status_code=400, title="Invalid filter")
+
+
+class InvalidResource(ApiError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            detail, code="INVALID_RESOURCE", status_code=400, title="Invalid resource document"
+        )
+
+
+# DRF exception class → (code, status, title) as Commerce Layer names them.
+CODES: list[tuple[type[exceptions.APIException], str, int, str]] = [
+    (exceptions.NotAuthenticated, "UNAUTHORIZED", 401, "Access denied"),
+    (exceptions.AuthenticationFailed, "INVALID_TOKEN", 401, "Invalid token"),
+    (exceptions.PermissionDenied, "UNAUTHORIZED", 401, "Access denied"),
+    (exceptions.NotFound, "RECORD_NOT_FOUND", 404, "Record not found"),
+    (exceptions.MethodNotAllowed, "METHOD_NOT_ALLOWED", 405, "Method not allowed"),
+    (exceptions.NotAcceptable, "NOT_ACCEPTABLE", 406, "Not acceptable"),
+    (exceptions.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", 415, "Unsupported media type"),
+    (exceptions.Throttled, "TOO_MANY_REQUESTS", 429, "Too many requests"),
+    (exceptions.ParseError, "INVALID_RESOURCE", 400, "Invalid resource document"),
+]
+
+
+def error_object(
+    *, title: str, detail: str, code: str, status_code: int, pointer: str | None = None, **meta: Any
+) -> dict[str, Any]:
+    error: dict[str, Any] = {
+        "title": title,
+        "detail": detail,
+        "code": code,
+        "status": str(status_code),
+    }
+    if pointer is not None:
+        error["source"] = {"pointer": pointer}
+    if meta:
+        error["meta"] = meta
+    return error
+
+
+def errors_response(errors: list[dict[str, Any]], status_code: int) -> Response:
+    response = Response({"errors": errors}, status=status_code)
+    response.exception = True
+    return response
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    view = context.get("view")
+    relationships = getattr(view, "relationship_names", frozenset())
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if isinstance(exc, CopyNotDeletable):
+        return errors_response(
+            [error_object(title="Locked", detail=exc.message, code="LOCKED", status_code=423)],
+            423,
+        )
+    if isinstance(exc, OrderError | OrderCopyError):
+        return validation_response(exc.errors, relationships=relationships)
+    if isinstance(exc, exceptions.ValidationError):
+        return validation_response(exc.detail, relationships=relationships)
+    if isinstance(exc, ApiError):
+        error = error_object(
+            title=exc.title,
+            detail=str(exc.detail),
+            code=exc.error_code,
+            status_code=exc.status_code,
+        )
+        return errors_response([error], exc.status_code)
+    if isinstance(exc, exceptions.APIException):
+        return _drf_error(exc)
+    return None
+
+
+def _drf_error(exc: exceptions.APIException) -> Response:
+    code, status_code, title = "BAD_REQUEST", exc.status_code, "Bad request"
+    for kind, kind_code, kind_status, kind_title in CODES:
+        if isinstance(exc, kind):
+            code, status_code, title = kind_code, kind_status, kind_title
+            break
+    if exc.status_code == status.HTTP_409_CONFLICT:
+        # A wrong resource type or id in the document: a malformed document for us.
+        code, status_code, title = "INVALID_RESOURCE", 400, "Invalid resource document"
+    detail = exc.detail if isinstance(exc.detail, str) else "; ".join(_messages(exc.detail))
+    response = errors_response(
+        [error_object(title=title, detail=str(detail), code=code, status_code=status_code)],
+        status_code,
+    )
+    if isinstance(exc, exceptions.Throttled) and exc.wait:
+        response["Retry-After"] = str(int(exc.wait))
+    return response
+
+
+def validation_response(detail: Any, *, relationships: Iterable[str] = ()) -> Response:
+    """422 VALIDATION_ERROR, one error object per message, each pointing at its member."""
+    errors = []
+    if not isinstance(detail, dict):
+        detail = {"base": detail}
+    for key, messages in detail.items():
+        pointer = _pointer(str(key), relationships)
+        for message in _messages(messages):
+            errors.append(
+                error_object(
+                    title=message,
+                    detail=f"{key} - {message}",
+                    code="VALIDATION_ERROR",
+                    status_code=422,
+                    pointer=pointer,
+                    error=getattr(message, "code", "invalid"),
+                )
+            )
+    return errors_response(errors, 422)
+
+
+def _pointer(key: str, relationships: Iterable[str]) -> str:
+    if key in ("base", "non_field_errors"):
+        return "/data"
+    if key in relationships:
+        return f"/data/relationships/{key}"
+    return f"/data/attributes/{key}"
+
+
+def _messages(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [f"{key}: {m}" for key, inner in value.items() for m in _messages(inner)]
+    if isinstance(value, list | tuple):
+        return [m for item in value for m in _messages(item)]
+    return [value if isinstance(value, str) else str(value)]

@@ -1,0 +1,51 @@
+"""Routes of every resource: /api/<type>, /api/<type>/<id>, /api/<type>/<id>/<relationship>
+and /api/<type>/<id>/relationships/<relationship>, without trailing slashes (as the SDK asks)."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.routers import SimpleRouter
+
+from api.schema import SwaggerDocsView
+from events.api import EventViewSet
+from ordercopies.api import OrderCopyViewSet
+from orders import api as orders_api
+
+RESOURCES = {
+    "order_copies": OrderCopyViewSet,
+    "orders": orders_api.OrderViewSet,
+    "line_items": orders_api.LineItemViewSet,
+    "markets": orders_api.MarketViewSet,
+    "customers": orders_api.CustomerViewSet,
+    "skus": orders_api.SkuViewSet,
+    "addresses": orders_api.AddressViewSet,
+    "payment_methods": orders_api.PaymentMethodViewSet,
+    "payment_sources": orders_api.PaymentSourceViewSet,
+    "customer_payment_sources": orders_api.CustomerPaymentSourceViewSet,
+    "coupons": orders_api.CouponViewSet,
+    "promotions": orders_api.PromotionViewSet,
+    "events": EventViewSet,
+}
+
+router = SimpleRouter(trailing_slash=False)
+related_routes = []
+for prefix, viewset in RESOURCES.items():
+    router.register(prefix, viewset, basename=prefix)
+    related_routes += [
+        path(
+            f"{prefix}/<str:pk>/relationships/<str:related_field>",
+            viewset.as_view({"get": "relationship"}),
+            name=f"{prefix}-relationship",
+        ),
+        path(
+            f"{prefix}/<str:pk>/<str:related_field>",
+            viewset.as_view({"get": "related"}),
+            name=f"{prefix}-related",
+        ),
+    ]
+
+urlpatterns = [
+    path("openapi.json", SpectacularAPIView.as_view(), name="openapi"),
+    path("docs/", SwaggerDocsView.as_view(), name="api-docs"),
+    *router.urls,
+    *related_routes,
+]

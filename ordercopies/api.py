@@ -1,0 +1,137 @@
+from typing import Any
+
+from django.db.models import QuerySet
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.relations import ToMany, ToOne
+from api.serializers import COMMON_FIELDS, ResourceSerializer
+from api.views import ResourceViewSet, actor_of
+from ordercopies import selectors, services
+from ordercopies.models import OrderCopy
+from orders.models import Order
+
+TRIGGERS = ("_retry", "_abort")
+
+
+class OrderCopySerializer(ResourceSerializer):
+    included_serializers = {
+        "source_order": "orders.api.OrderSerializer",
+        "target_order": "orders.api.OrderSerializer",
+    }
+    related_serializers = {"events": "events.api.EventSerializer"}
+
+    source_order = ToOne(resource_type="orders", queryset=Order.objects.all())
+    target_order = ToOne(resource_type="orders", read_only=True)
+    events = ToMany(resource_type="events")
+    _retry = serializers.BooleanField(write_only=True, required=False)
+    _abort = serializers.BooleanField(write_only=True, required=False)
+
+    class Meta:
+        model = OrderCopy
+        resource_name = "order_copies"
+        fields = [
+            *COMMON_FIELDS,
+            "status",
+            "started_at",
+            "completed_at",
+            "failed_at",
+            "errors_log",
+            "errors_count",
+            "attempts",
+            *OrderCopy.OPTIONS,
+            "source_order",
+            "target_order",
+            "events",
+            *TRIGGERS,
+        ]
+        read_only_fields = [
+            "status",
+            "started_at",
+            "completed_at",
+            "failed_at",
+            "errors_log",
+            "errors_count",
+            "attempts",
+        ]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if self.instance is None:
+            if any(attrs.get(trigger) for trigger in TRIGGERS):
+                raise serializers.ValidationError({"base": ["triggers apply to existing copies"]})
+            return attrs
+        fixed = sorted({"source_order", *OrderCopy.OPTIONS} & set(attrs))
+        if fixed:
+            raise serializers.ValidationError(
+                {name: ["cannot be changed once the copy exists"] for name in fixed}
+            )
+        if sum(bool(attrs.get(trigger)) for trigger in TRIGGERS) > 1:
+            raise serializers.ValidationError({"base": ["send one trigger at a time"]})
+        return attrs
+
+
+class OrderCopyViewSet(ResourceViewSet):
+    serializer_class = OrderCopySerializer
+    filter_fields = {
+        **{name: name for name in ("id", "status", "errors_count", "attempts", "metadata")},
+        **{name: name for name in ("started_at", "completed_at", "failed_at")},
+        **{name: name for name in ("created_at", "updated_at", "reference", "reference_origin")},
+        **{name: name for name in OrderCopy.OPTIONS},
+        "source_order_id": "source_order__id",
+        "source_order_number": "source_order__number",
+        "target_order_id": "target_order__id",
+        "target_order_number": "target_order__number",
+    }
+    sort_fields = {
+        name: name
+        for name in (
+            "id",
+            "status",
+            "started_at",
+            "completed_at",
+            "failed_at",
+            "errors_count",
+            "attempts",
+            "created_at",
+            "updated_at",
+            "reference",
+            "reference_origin",
+        )
+    }
+    select_for_includes = {
+        "source_order": ["source_order"],
+        "target_order": ["target_order"],
+    }
+
+    def base_queryset(self, *, mode: str) -> QuerySet[OrderCopy]:
+        return selectors.order_copy_list(mode=mode)
+
+    def perform_create(self, serializer: OrderCopySerializer) -> None:  # type: ignore[override]
+        data = serializer.validated_data
+        serializer.instance = services.order_copy_create(
+            source_order=data["source_order"],
+            mode=self.grant.mode,
+            actor=actor_of(self.request),
+            reference=data.get("reference", ""),
+            reference_origin=data.get("reference_origin", ""),
+            metadata=data.get("metadata"),
+            **{name: data[name] for name in OrderCopy.OPTIONS if name in data},
+        )
+
+    def perform_update(self, serializer: OrderCopySerializer) -> None:  # type: ignore[override]
+        data = dict(serializer.validated_data)
+        order_copy = serializer.instance
+        actor = actor_of(self.request)
+        changes = {k: data[k] for k in ("reference", "reference_origin", "metadata") if k in data}
+        if changes:
+            order_copy = services.order_copy_update(order_copy=order_copy, actor=actor, **changes)
+        if data.get("_retry"):
+            order_copy = services.order_copy_retry(order_copy=order_copy, actor=actor)
+        if data.get("_abort"):
+            order_copy = services.order_copy_abort(order_copy=order_copy, actor=actor)
+        serializer.instance = order_copy
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.order_copy_delete(order_copy=self.get_object(), actor=actor_of(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)

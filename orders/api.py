@@ -1,0 +1,469 @@
+"""The orders resource and what a client needs to build an order: markets, customers, SKUs,
+addresses, payment methods and sources, the wallet, coupons, promotions, line items."""
+
+from typing import Any
+
+from django.db.models import QuerySet
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.relations import ToMany, ToOne
+from api.serializers import COMMON_FIELDS, ResourceSerializer
+from api.views import ResourceViewSet, actor_of
+from orders import selectors, services
+from orders.models import (
+    Address,
+    Coupon,
+    Customer,
+    CustomerPaymentSource,
+    LineItem,
+    Market,
+    Order,
+    PaymentMethod,
+    PaymentSource,
+    Promotion,
+    Sku,
+)
+from orders.money import cents_as_float, format_cents
+
+AMOUNTS = (
+    "subtotal_amount",
+    "discount_amount",
+    "shipping_amount",
+    "total_tax_amount",
+    "total_amount",
+)
+ORDER_TRIGGERS = ("_place", "_cancel", "_approve", "_archive", "_unarchive")
+READ = ("list", "retrieve", "related", "relationship")
+
+
+class FormattedAmount(serializers.Field):  # type: ignore[type-arg]
+    """`<name>_formatted` or `<name>_float` of `<name>_cents`, in the resource's currency."""
+
+    def __init__(self, *, cents: str, kind: str = "formatted", **kwargs: Any) -> None:
+        self.cents, self.kind = cents, kind
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, value: Any) -> Any:
+        cents = getattr(value, self.cents)
+        if self.kind == "float":
+            return cents_as_float(cents)
+        currency = getattr(value, "currency_code", None) or value.order.currency_code
+        return format_cents(cents, currency)
+
+
+def amount_fields(names: tuple[str, ...]) -> dict[str, FormattedAmount]:
+    fields = {}
+    for name in names:
+        fields[f"formatted_{name}"] = FormattedAmount(cents=f"{name}_cents")
+        fields[f"{name}_float"] = FormattedAmount(cents=f"{name}_cents", kind="float")
+    return fields
+
+
+class MarketSerializer(ResourceSerializer):
+    class Meta:
+        model = Market
+        resource_name = "markets"
+        fields = [*COMMON_FIELDS, "code", "name", "currency_code", "shipping_amount_cents"]
+
+
+class CustomerSerializer(ResourceSerializer):
+    class Meta:
+        model = Customer
+        resource_name = "customers"
+        fields = [*COMMON_FIELDS, "email"]
+
+
+class SkuSerializer(ResourceSerializer):
+    class Meta:
+        model = Sku
+        resource_name = "skus"
+        fields = [*COMMON_FIELDS, "code", "name", "stock_quantity", "do_not_ship", "enabled"]
+
+
+class AddressSerializer(ResourceSerializer):
+    class Meta:
+        model = Address
+        resource_name = "addresses"
+        fields = [*COMMON_FIELDS, *Address.COPIED_FIELDS[1:]]
+
+
+class PaymentMethodSerializer(ResourceSerializer):
+    market = ToOne(resource_type="markets", read_only=True)
+
+    class Meta:
+        model = PaymentMethod
+        resource_name = "payment_methods"
+        fields = [*COMMON_FIELDS, "name", "payment_source_type", "enabled", "market"]
+
+
+class PaymentSourceSerializer(ResourceSerializer):
+    customer = ToOne(resource_type="customers", read_only=True)
+
+    class Meta:
+        model = PaymentSource
+        resource_name = "payment_sources"
+        fields = [*COMMON_FIELDS, "payment_source_type", "details", "customer"]
+
+
+class CustomerPaymentSourceSerializer(ResourceSerializer):
+    customer = ToOne(resource_type="customers", read_only=True)
+    payment_source = ToOne(resource_type="payment_sources", read_only=True)
+
+    class Meta:
+        model = CustomerPaymentSource
+        resource_name = "customer_payment_sources"
+        fields = [*COMMON_FIELDS, "customer", "payment_source"]
+
+
+class PromotionSerializer(ResourceSerializer):
+    market = ToOne(resource_type="markets", read_only=True)
+
+    class Meta:
+        model = Promotion
+        resource_name = "promotions"
+        fields = [
+            *COMMON_FIELDS,
+            "name",
+            "kind",
+            "percentage",
+            "amount_cents",
+            "starts_at",
+            "expires_at",
+            "requires_coupon",
+            "market",
+        ]
+
+
+class CouponSerializer(ResourceSerializer):
+    promotion = ToOne(resource_type="promotions", read_only=True)
+
+    class Meta:
+        model = Coupon
+        resource_name = "coupons"
+        fields = [*COMMON_FIELDS, "code", "usage_limit", "usage_count", "expires_at", "promotion"]
+
+
+class LineItemSerializer(ResourceSerializer):
+    included_serializers = {"order": "orders.api.OrderSerializer", "sku": SkuSerializer}
+
+    order = ToOne(resource_type="orders", queryset=Order.objects.all())
+    sku = ToOne(resource_type="skus", queryset=Sku.objects.all(), required=False)
+    formatted_unit_amount = FormattedAmount(cents="unit_amount_cents")
+    formatted_total_amount = FormattedAmount(cents="total_amount_cents")
+
+    class Meta:
+        model = LineItem
+        resource_name = "line_items"
+        fields = [
+            *COMMON_FIELDS,
+            "item_type",
+            "sku_code",
+            "name",
+            "quantity",
+            "unit_amount_cents",
+            "total_amount_cents",
+            "formatted_unit_amount",
+            "formatted_total_amount",
+            "order",
+            "sku",
+        ]
+        read_only_fields = ["item_type", "name", "unit_amount_cents", "total_amount_cents"]
+        extra_kwargs = {"sku_code": {"required": False}, "quantity": {"min_value": 1}}
+
+
+# The formatted and float twins of the amounts, declared once for the order serializer.
+OrderAmounts = type(
+    "OrderAmounts", (ResourceSerializer,), {**amount_fields(AMOUNTS), "__module__": __name__}
+)
+
+
+class OrderSerializer(OrderAmounts):  # type: ignore[valid-type, misc]
+    included_serializers = {
+        "market": MarketSerializer,
+        "customer": CustomerSerializer,
+        "shipping_address": AddressSerializer,
+        "billing_address": AddressSerializer,
+        "payment_method": PaymentMethodSerializer,
+        "payment_source": PaymentSourceSerializer,
+        "line_items": LineItemSerializer,
+        "order_copies": "ordercopies.api.OrderCopySerializer",
+    }
+    related_serializers = {"events": "events.api.EventSerializer"}
+
+    market = ToOne(resource_type="markets", queryset=Market.objects.all(), required=False)
+    customer = ToOne(resource_type="customers", read_only=True)
+    shipping_address = ToOne(
+        resource_type="addresses", queryset=Address.objects.all(), required=False, allow_null=True
+    )
+    billing_address = ToOne(
+        resource_type="addresses", queryset=Address.objects.all(), required=False, allow_null=True
+    )
+    payment_method = ToOne(
+        resource_type="payment_methods",
+        queryset=PaymentMethod.objects.all(),
+        required=False,
+        allow_null=True,
+    )
+    payment_source = ToOne(
+        resource_type="payment_sources",
+        queryset=PaymentSource.objects.all(),
+        required=False,
+        allow_null=True,
+    )
+    line_items = ToMany(resource_type="line_items")
+    order_copies = ToMany(resource_type="order_copies")
+    events = ToMany(resource_type="events")
+    _place = serializers.BooleanField(write_only=True, required=False)
+    _cancel = serializers.BooleanField(write_only=True, required=False)
+    _approve = serializers.BooleanField(write_only=True, required=False)
+    _archive = serializers.BooleanField(write_only=True, required=False)
+    _unarchive = serializers.BooleanField(write_only=True, required=False)
+
+    class Meta:
+        model = Order
+        resource_name = "orders"
+        fields = [
+            *COMMON_FIELDS,
+            "number",
+            "status",
+            "payment_status",
+            "fulfillment_status",
+            "customer_email",
+            "language_code",
+            "currency_code",
+            "country_code",
+            "coupon_code",
+            "gift_card_code",
+            *(f"{name}_cents" for name in AMOUNTS),
+            *(f"formatted_{name}" for name in AMOUNTS),
+            *(f"{name}_float" for name in AMOUNTS),
+            "skus_count",
+            "placed_at",
+            "approved_at",
+            "cancelled_at",
+            "archived_at",
+            "market",
+            "customer",
+            "shipping_address",
+            "billing_address",
+            "payment_method",
+            "payment_source",
+            "line_items",
+            "order_copies",
+            "events",
+            *ORDER_TRIGGERS,
+        ]
+        read_only_fields = ["number", "status", "payment_status", "fulfillment_status"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if self.instance is None and any(attrs.get(t) for t in ORDER_TRIGGERS):
+            raise serializers.ValidationError({"base": ["triggers apply to existing orders"]})
+        if self.instance is not None and "market" in attrs:
+            raise serializers.ValidationError({"market": ["cannot be changed"]})
+        if sum(bool(attrs.get(t)) for t in ORDER_TRIGGERS) > 1:
+            raise serializers.ValidationError({"base": ["send one trigger at a time"]})
+        return attrs
+
+
+ORDER_FIELDS = ("status", "payment_status", "fulfillment_status", "number", "customer_email")
+ORDER_FIELDS += ("coupon_code", "currency_code", "language_code", "country_code", "skus_count")
+ORDER_FIELDS += tuple(f"{name}_cents" for name in AMOUNTS)
+ORDER_FIELDS += ("placed_at", "approved_at", "cancelled_at", "archived_at", "metadata")
+ORDER_FIELDS += ("id", "created_at", "updated_at", "reference", "reference_origin")
+
+
+class OrderViewSet(ResourceViewSet):
+    serializer_class = OrderSerializer
+    sales_channel_actions = ("retrieve", "create", "partial_update", "related", "relationship")
+    filter_fields = {
+        **{name: name for name in ORDER_FIELDS},
+        "market_code": "market__code",
+        "market_id": "market__id",
+        "customer_id": "customer__id",
+        "customer_email_address": "customer__email",
+    }
+    sort_fields = {name: name for name in ORDER_FIELDS if name != "metadata"}
+    select_for_includes = {
+        name: [name]
+        for name in (
+            "market",
+            "customer",
+            "shipping_address",
+            "billing_address",
+            "payment_method",
+            "payment_source",
+        )
+    }
+    prefetch_for_includes = {"line_items": ["line_items"], "order_copies": ["order_copies"]}
+
+    def base_queryset(self, *, mode: str) -> QuerySet[Order]:
+        orders = selectors.order_list(mode=mode)
+        if self.grant.is_sales_channel:
+            orders = orders.filter(market__code__in=self.grant.markets)
+        return orders
+
+    def perform_create(self, serializer: OrderSerializer) -> None:  # type: ignore[override]
+        data = dict(serializer.validated_data)
+        market = data.pop("market", None) or self._scope_market()
+        order = services.order_create(
+            market=market,
+            customer_email=data.pop("customer_email", ""),
+            language_code=data.pop("language_code", "en"),
+            country_code=data.pop("country_code", ""),
+            reference=data.pop("reference", ""),
+            reference_origin=data.pop("reference_origin", ""),
+            metadata=data.pop("metadata", None),
+            actor=actor_of(self.request),
+        )
+        changes = {k: v for k, v in data.items() if k in services.EDITABLE_FIELDS}
+        if changes:
+            order = services.order_update(order=order, actor=actor_of(self.request), **changes)
+        serializer.instance = order
+
+    def _scope_market(self) -> Market:
+        market = Market.objects.filter(mode=self.grant.mode, code__in=self.grant.markets).first()
+        if market is None:
+            raise serializers.ValidationError({"market": ["a market is required"]})
+        return market
+
+    def perform_update(self, serializer: OrderSerializer) -> None:  # type: ignore[override]
+        data = dict(serializer.validated_data)
+        order, actor = serializer.instance, actor_of(self.request)
+        changes = {
+            k: v
+            for k, v in data.items()
+            if k in services.EDITABLE_FIELDS | services.ALWAYS_EDITABLE_FIELDS
+        }
+        if changes:
+            order = services.order_update(order=order, actor=actor, **changes)
+        for trigger, action in ORDER_ACTIONS.items():
+            if data.get(trigger):
+                order = action(order=order, actor=actor)
+        serializer.instance = order
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.order_delete(order=self.get_object(), actor=actor_of(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+ORDER_ACTIONS = {
+    "_place": services.order_place,
+    "_cancel": services.order_cancel,
+    "_approve": services.order_approve,
+    "_archive": services.order_archive,
+    "_unarchive": services.order_unarchive,
+}
+
+
+class LineItemViewSet(ResourceViewSet):
+    serializer_class = LineItemSerializer
+    sales_channel_actions = ("retrieve", "create", "partial_update", "destroy")
+    filter_fields = {
+        **{n: n for n in ("id", "item_type", "sku_code", "name", "quantity", "created_at")},
+        "order_id": "order__id",
+        "order_number": "order__number",
+    }
+    sort_fields = {n: n for n in ("created_at", "quantity", "sku_code", "total_amount_cents")}
+    select_for_includes = {"order": ["order"], "sku": ["sku"]}
+
+    def base_queryset(self, *, mode: str) -> QuerySet[LineItem]:
+        items = LineItem.objects.filter(mode=mode).select_related("order")
+        if self.grant.is_sales_channel:
+            items = items.filter(order__market__code__in=self.grant.markets)
+        return items
+
+    def perform_create(self, serializer: LineItemSerializer) -> None:  # type: ignore[override]
+        data = serializer.validated_data
+        sku = data.get("sku") or self._sku_by_code(data.get("sku_code", ""))
+        order = data["order"]
+        if self.grant.is_sales_channel and order.market.code not in self.grant.markets:
+            raise serializers.ValidationError({"order": ["the order is not in your market"]})
+        serializer.instance = services.order_line_item_add(
+            order=order, sku=sku, quantity=data.get("quantity", 1), actor=actor_of(self.request)
+        )
+
+    def _sku_by_code(self, code: str) -> Sku:
+        sku = Sku.objects.filter(mode=self.grant.mode, code=code).first() if code else None
+        if sku is None:
+            raise serializers.ValidationError(
+                {"sku": ["a SKU (relationship or sku_code) is required"]}
+            )
+        return sku
+
+    def perform_update(self, serializer: LineItemSerializer) -> None:  # type: ignore[override]
+        data = serializer.validated_data
+        if set(data) - {"quantity"}:
+            raise serializers.ValidationError({"base": ["only the quantity of a line can change"]})
+        if "quantity" in data:
+            serializer.instance = services.order_line_item_update(
+                line_item=serializer.instance,
+                quantity=data["quantity"],
+                actor=actor_of(self.request),
+            )
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.order_line_item_delete(line_item=self.get_object(), actor=actor_of(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReadOnlyResourceViewSet(ResourceViewSet):
+    """A catalogue or supporting resource: read, in the caller's mode."""
+
+    http_method_names = ["get", "head", "options"]
+    model: type[Any]
+    sales_channel_actions = READ
+
+    def base_queryset(self, *, mode: str) -> QuerySet[Any]:
+        return self.model.objects.filter(mode=mode)  # type: ignore[no-any-return]
+
+
+def read_only_viewset(
+    model: type[Any], serializer: type[ResourceSerializer], *, fields: tuple[str, ...]
+) -> type[ReadOnlyResourceViewSet]:
+    names = {name: name for name in ("id", "created_at", "updated_at", "reference", *fields)}
+    return type(
+        f"{model.__name__}ViewSet",
+        (ReadOnlyResourceViewSet,),
+        {
+            "model": model,
+            "serializer_class": serializer,
+            "filter_fields": names,
+            "sort_fields": names,
+        },
+    )
+
+
+MarketViewSet = read_only_viewset(Market, MarketSerializer, fields=("code", "name"))
+CustomerViewSet = read_only_viewset(Customer, CustomerSerializer, fields=("email",))
+SkuViewSet = read_only_viewset(Sku, SkuSerializer, fields=("code", "name", "stock_quantity"))
+PaymentMethodViewSet = read_only_viewset(
+    PaymentMethod, PaymentMethodSerializer, fields=("name", "payment_source_type")
+)
+PaymentSourceViewSet = read_only_viewset(
+    PaymentSource, PaymentSourceSerializer, fields=("payment_source_type",)
+)
+CustomerPaymentSourceViewSet = read_only_viewset(
+    CustomerPaymentSource, CustomerPaymentSourceSerializer, fields=()
+)
+CouponViewSet = read_only_viewset(Coupon, CouponSerializer, fields=("code", "usage_count"))
+PromotionViewSet = read_only_viewset(Promotion, PromotionSerializer, fields=("name", "kind"))
+
+
+class AddressViewSet(ResourceViewSet):
+    """Addresses are created to be set on an order (then copied with it)."""
+
+    serializer_class = AddressSerializer
+    http_method_names = ["get", "post", "head", "options"]
+    sales_channel_actions = ("retrieve", "create")
+    filter_fields = {n: n for n in ("id", "city", "country_code", "zip_code", "created_at")}
+    sort_fields = {n: n for n in ("created_at", "city")}
+
+    def base_queryset(self, *, mode: str) -> QuerySet[Address]:
+        return Address.objects.filter(mode=mode)
+
+    def perform_create(self, serializer: AddressSerializer) -> None:  # type: ignore[override]
+        serializer.instance = services.address_create(
+            mode=self.grant.mode, actor=actor_of(self.request), **serializer.validated_data
+        )
