@@ -32,6 +32,12 @@ class CopyNotDeletable(OrderCopyError):
     key = "status"
 
 
+class CopyNotLaunchable(OrderCopyError):
+    """Only a pending copy can be queued again."""
+
+    key = "status"
+
+
 class CopyFailed(Exception):
     """Raised inside the copy's transaction to roll back everything the attempt did."""
 

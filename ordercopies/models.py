@@ -55,6 +55,14 @@ class OrderCopy(ConcurrentTransitionMixin, Resource):
         related_name="created_by_copy",
         editable=False,
     )
+    order_subscription = models.ForeignKey(
+        "subscriptions.OrderSubscription",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="order_copies",
+        editable=False,
+    )
 
     class Meta:
         verbose_name_plural = "order copies"

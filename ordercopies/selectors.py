@@ -118,3 +118,32 @@ def _line_problems(lines: list[LineItem]) -> list[str]:
         elif sku.stock_quantity < quantity:
             found.append(f"SKU {sku.code} is out of stock")
     return found
+
+
+# What each trigger accepts, for the previews of the admin's confirmation pages. The services
+# decide (with the row locked); these mirror their rules and their words.
+TRIGGER_SOURCES: dict[str, tuple[str, ...]] = {
+    "launch": (OrderCopy.Status.PENDING,),
+    "retry": (OrderCopy.Status.FAILED, OrderCopy.Status.ABORTED),
+    "abort": (OrderCopy.Status.PENDING,),
+}
+TRIGGER_RULES = {
+    "launch": "only pending copies can be launched",
+    "retry": "only failed or aborted copies can be retried",
+    "abort": "only pending copies can be aborted",
+}
+
+
+def order_copy_trigger_refusal(*, order_copy: OrderCopy, trigger: str) -> str | None:
+    """Why `trigger` ("launch", "retry" or "abort") would refuse the copy as it is now, or None."""
+    if order_copy.status in TRIGGER_SOURCES[trigger]:
+        return None
+    return f"{TRIGGER_RULES[trigger]}; this one is {order_copy.status}"
+
+
+def order_copy_list_of_source(*, source_order_id: str, limit: int) -> list[OrderCopy]:
+    """The newest copies made from an order, with their target orders, in one query."""
+    copies = OrderCopy.objects.filter(source_order_id=source_order_id).select_related(
+        "target_order"
+    )
+    return list(copies.order_by("-created_at", "-id")[:limit])

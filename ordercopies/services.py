@@ -368,9 +368,7 @@ def order_copy_launch(*, order_copy: OrderCopy, actor: Actor = SYSTEM) -> OrderC
     copy first runs it; the other finds it no longer pending and does nothing."""
     locked = _lock(order_copy, busy=CopyNotLaunchable)
     if locked.status != OrderCopy.Status.PENDING:
-        raise CopyNotLaunchable(
-            f"only pending copies can be launched; this one is {locked.status}"
-        )
+        raise CopyNotLaunchable(f"only pending copies can be launched; this one is {locked.status}")
     event_record(name="order_copies.launch", resource=locked, actor=actor)
     _enqueue([locked])
     return locked
@@ -431,9 +429,7 @@ def _lost_copies() -> QuerySet[OrderCopy]:
 
 
 @transaction.atomic
-def order_copy_update(
-    *, order_copy: OrderCopy, actor: Actor = SYSTEM, **changes: Any
-) -> OrderCopy:
+def order_copy_update(*, order_copy: OrderCopy, actor: Actor = SYSTEM, **changes: Any) -> OrderCopy:
     """Change a copy's reference, reference_origin or metadata (nothing else may change)."""
     unknown = set(changes) - {"reference", "reference_origin", "metadata"}
     if unknown:
@@ -443,6 +439,9 @@ def order_copy_update(
         setattr(locked, field, value)
     locked.save(update_fields=[*changes, "updated_at"])
     event_record(
-        name="order_copies.update", resource=locked, actor=actor, payload={"changed": sorted(changes)}
+        name="order_copies.update",
+        resource=locked,
+        actor=actor,
+        payload={"changed": sorted(changes)},
     )
     return locked
