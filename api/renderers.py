@@ -87,26 +87,32 @@ class DocumentBuilder:
     def included(
         self,
         serializer_class: type[ResourceSerializer],
-        instances: Iterable[Any],
+        parents: Sequence[tuple[Any, dict[str, Any]]],
         tree: IncludeTree,
         context: dict[str, Any],
         seen: dict[tuple[str, str], dict[str, Any]],
     ) -> None:
-        """Add the resources `tree` asks for, once each, to `seen` (keyed by type and id)."""
-        instances = list(instances)
+        """Add the resources `tree` asks for, once each, to `seen` (keyed by type and id), and
+        the linkage of included to-many relationships to their parents."""
         for name, subtree in tree.items():
             included_class = serializer_class.included_serializers[name]
-            related = _related_instances(instances, name)
-            fresh = [
-                obj for obj in related if (included_class.resource_type(), str(obj.pk)) not in seen
-            ]
+            resource_type = included_class.resource_type()
+            related = _related_instances([instance for instance, _ in parents], name)
+            fresh = [obj for obj in related.values() if (resource_type, str(obj.pk)) not in seen]
             for document in self.resources(included_class, fresh, context):
                 seen[(document["type"], document["id"])] = document
+            for instance, document in parents:
+                value = getattr(instance, name)
+                if isinstance(value, Manager) and name in document["relationships"]:
+                    document["relationships"][name]["data"] = [
+                        {"type": resource_type, "id": str(obj.pk)} for obj in value.all()
+                    ]
             if subtree:
-                self.included(included_class, related, subtree, context, seen)
+                children = [(obj, seen[(resource_type, str(obj.pk))]) for obj in related.values()]
+                self.included(included_class, children, subtree, context, seen)
 
 
-def _related_instances(instances: Iterable[Any], name: str) -> list[Any]:
+def _related_instances(instances: Iterable[Any], name: str) -> dict[Any, Any]:
     found: dict[Any, Any] = {}
     for instance in instances:
         value = getattr(instance, name)
@@ -115,7 +121,7 @@ def _related_instances(instances: Iterable[Any], name: str) -> list[Any]:
                 found.setdefault(obj.pk, obj)
         elif value is not None:
             found.setdefault(value.pk, value)
-    return list(found.values())
+    return found
 
 
 class JsonApiRenderer(renderers.JSONRenderer):
@@ -152,7 +158,13 @@ class JsonApiRenderer(renderers.JSONRenderer):
         ]
         seen = {(d["type"], d["id"]): d for d in primary}
         tree = include_tree(request.query_params.get("include") if request else None)
-        builder.included(serializer_class, instances, tree, serializer.context, seen)
+        builder.included(
+            serializer_class,
+            list(zip(instances, primary, strict=True)),
+            tree,
+            serializer.context,
+            seen,
+        )
         document: dict[str, Any] = {"data": primary if many else primary[0]}
         primary_ids = {id(d) for d in primary}
         included = [d for d in seen.values() if id(d) not in primary_ids]
