@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DataError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -76,7 +77,21 @@ def errors_response(errors: list[dict[str, Any]], status_code: int) -> Response:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     view = context.get("view")
-    relationships = getattr(view, "relationship_names", frozenset())
+    relationships: frozenset[str] = getattr(view, "relationship_names", frozenset())
+    if isinstance(exc, DataError):
+        # A value the database cannot store (NUL character, number out of range): bad input.
+        logger.info("refused a value the database cannot store: %s", exc)
+        return errors_response(
+            [
+                error_object(
+                    title="Invalid value",
+                    detail=f"a value cannot be stored: {str(exc).splitlines()[0]}",
+                    code="INVALID_RESOURCE",
+                    status_code=400,
+                )
+            ],
+            400,
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -117,8 +132,9 @@ def _drf_error(exc: exceptions.APIException) -> Response:
         [error_object(title=title, detail=str(detail), code=code, status_code=status_code)],
         status_code,
     )
-    if isinstance(exc, exceptions.Throttled) and exc.wait:
-        response["Retry-After"] = str(int(exc.wait))
+    wait = getattr(exc, "wait", None)
+    if isinstance(exc, exceptions.Throttled) and wait:
+        response["Retry-After"] = str(int(wait))
     return response
 
 

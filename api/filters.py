@@ -145,12 +145,15 @@ class QueryFilter(BaseFilterBackend):
     def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: Any) -> Any:
         allowed: dict[str, str] = getattr(view, "filter_fields", {})
         for param, raw in request.query_params.items():
+            raw = str(raw)
             if not param.startswith("filter"):
                 continue
             match = FILTER_PARAM.match(param)
             if match is None:
                 raise FilterNotAllowed(f"{param} is not a filter: use filter[q][<attr>_<pred>]")
             key = match["key"]
+            if "\x00" in raw:
+                raise FilterNotAllowed(f"filter[q][{key}] must not contain NUL characters")
             attribute, predicate = split_key(key, allowed)
             queryset = queryset.filter(
                 condition(queryset.model, allowed[attribute], predicate, raw, key)

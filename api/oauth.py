@@ -1,5 +1,6 @@
 from typing import Any
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import parsers, renderers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,6 +24,7 @@ class TokenView(APIView):
     parser_classes = [parsers.JSONParser, parsers.FormParser]
     renderer_classes = [renderers.JSONRenderer]
 
+    @extend_schema(exclude=True)
     def post(self, request: Request) -> Response:
         data = request.data if isinstance(request.data, dict) else {}
         try:

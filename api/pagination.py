@@ -1,7 +1,6 @@
 import math
 from typing import Any
 
-from django.db.models import QuerySet
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,7 +19,7 @@ class PageNumberPagination(BasePagination):
     number_param = "page[number]"
     size_param = "page[size]"
 
-    def paginate_queryset(self, queryset: QuerySet[Any], request: Request, view: Any = None) -> Any:
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
         self.request = request
         self.size = _positive(request, self.size_param, DEFAULT_SIZE, maximum=MAX_SIZE)
         self.number = _positive(request, self.number_param, 1)
@@ -54,6 +53,29 @@ class PageNumberPagination(BasePagination):
         if number == 1:
             return remove_query_param(url, self.number_param)
         return replace_query_param(url, self.number_param, number)
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        link = {"type": "string", "format": "uri"}
+        return {
+            "type": "object",
+            "required": ["data", "meta", "links"],
+            "properties": {
+                "data": schema,
+                "included": {"type": "array", "items": {"type": "object"}},
+                "meta": {
+                    "type": "object",
+                    "required": ["record_count", "page_count"],
+                    "properties": {
+                        "record_count": {"type": "integer", "minimum": 0},
+                        "page_count": {"type": "integer", "minimum": 1},
+                    },
+                },
+                "links": {
+                    "type": "object",
+                    "properties": {name: link for name in ("first", "prev", "next", "last")},
+                },
+            },
+        }
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         return [

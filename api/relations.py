@@ -26,7 +26,7 @@ class ToOne(ResourceRelatedField):
         # A record of the other mode does not exist for the caller.
         queryset = super().get_queryset()
         mode = self.context.get("mode")
-        if mode is not None and hasattr(queryset.model, "mode"):
+        if queryset is not None and mode is not None and hasattr(queryset.model, "mode"):
             queryset = queryset.filter(mode=mode)
         return queryset
 

@@ -6,7 +6,7 @@ and relationships once (`ResourceSerializer.relationships()`), formats no names,
 every group of included resources with one serializer, not one per resource.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db.models import Manager
@@ -133,13 +133,17 @@ class JsonApiRenderer(renderers.JSONRenderer):
         self,
         data: Any,
         accepted_media_type: str | None = None,
-        renderer_context: dict[str, Any] | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
     ) -> bytes:
         context = renderer_context or {}
         response = context.get("response")
         if data is None or (response is not None and response.status_code == 204):
             return b""
         if isinstance(data, dict) and ("errors" in data or "data" in data):
+            return super().render(data, accepted_media_type, context)
+        rows = data["results"] if isinstance(data, dict) and "results" in data else data
+        if not hasattr(rows, "serializer"):
+            # Not a resource (OPTIONS metadata): plain JSON.
             return super().render(data, accepted_media_type, context)
         document = self.document(data, context.get("request"))
         return super().render(document, accepted_media_type, context)

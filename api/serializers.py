@@ -39,7 +39,7 @@ class ResourceSerializer(jsonapi.ModelSerializer):
 
     @classmethod
     def relationships(cls) -> tuple[Relationship, ...]:
-        return _relationships_of(cls)
+        return _relationships_of(cls)  # type: ignore[arg-type]
 
 
 @cache

@@ -2,15 +2,15 @@
 and /api/<type>/<id>/relationships/<relationship>, without trailing slashes (as the SDK asks)."""
 
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
-from api.schema import SwaggerDocsView
+from api.docs import SchemaView, SwaggerDocsView
+from api.views import ResourceViewSet
 from events.api import EventViewSet
 from ordercopies.api import OrderCopyViewSet
 from orders import api as orders_api
 
-RESOURCES = {
+RESOURCES: dict[str, type[ResourceViewSet]] = {
     "order_copies": OrderCopyViewSet,
     "orders": orders_api.OrderViewSet,
     "line_items": orders_api.LineItemViewSet,
@@ -44,7 +44,7 @@ for prefix, viewset in RESOURCES.items():
     ]
 
 urlpatterns = [
-    path("openapi.json", SpectacularAPIView.as_view(), name="openapi"),
+    path("openapi.json", SchemaView.as_view(), name="openapi"),
     path("docs/", SwaggerDocsView.as_view(), name="api-docs"),
     *router.urls,
     *related_routes,

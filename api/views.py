@@ -2,6 +2,7 @@ from typing import Any, ClassVar
 
 from django.db.models import Model, QuerySet
 from django.http import Http404
+from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -64,7 +65,9 @@ class ResourceViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         return super().filter_queryset(queryset)
 
     def get_serializer_context(self) -> dict[str, Any]:
-        return {**super().get_serializer_context(), "mode": self.grant.mode}
+        grant = getattr(self.request, "auth", None)
+        mode = grant.mode if isinstance(grant, AccessToken) else None
+        return {**super().get_serializer_context(), "mode": mode}
 
     def _relationship(self, name: str) -> Relationship:
         for rel in self.serializer_class.relationships():
@@ -84,6 +87,7 @@ class ResourceViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
             return event_list_for(resource_type=self.resource_name, resource_id=str(instance.pk))
         return getattr(instance, name).filter(mode=self.grant.mode)  # type: ignore[no-any-return]
 
+    @extend_schema(exclude=True)
     def related(self, request: Request, *args: Any, related_field: str, **kwargs: Any) -> Response:
         rel = self._relationship(related_field)
         instance = self.get_object()
@@ -98,6 +102,7 @@ class ResourceViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
             return Response({"data": None})
         return Response(serializer_class(target, context=context).data)
 
+    @extend_schema(exclude=True)
     def relationship(
         self, request: Request, *args: Any, related_field: str, **kwargs: Any
     ) -> Response:

@@ -190,4 +190,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.relax_resource_objects",
+    ],
 }
+
+# Order subscriptions (see README "Configuration").
+SUBSCRIPTION_SCHEDULER_INTERVAL = env_int("SUBSCRIPTION_SCHEDULER_INTERVAL", default=60)
+SUBSCRIPTION_SCHEDULER_BATCH = env_int("SUBSCRIPTION_SCHEDULER_BATCH", default=100)
+LOGGING["loggers"]["subscriptions"] = {"level": LOG_LEVEL}  # type: ignore[index]

@@ -4,6 +4,8 @@ addresses, payment methods and sources, the wallet, coupons, promotions, line it
 from typing import Any
 
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -38,6 +40,7 @@ ORDER_TRIGGERS = ("_place", "_cancel", "_approve", "_archive", "_unarchive")
 READ = ("list", "retrieve", "related", "relationship")
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class FormattedAmount(serializers.Field):  # type: ignore[type-arg]
     """`<name>_formatted` or `<name>_float` of `<name>_cents`, in the resource's currency."""
 
@@ -53,11 +56,17 @@ class FormattedAmount(serializers.Field):  # type: ignore[type-arg]
         return format_cents(cents, currency)
 
 
+@extend_schema_field(OpenApiTypes.NUMBER)
+class FloatAmount(FormattedAmount):
+    def __init__(self, *, cents: str, **kwargs: Any) -> None:
+        super().__init__(cents=cents, kind="float", **kwargs)
+
+
 def amount_fields(names: tuple[str, ...]) -> dict[str, FormattedAmount]:
     fields = {}
     for name in names:
         fields[f"formatted_{name}"] = FormattedAmount(cents=f"{name}_cents")
-        fields[f"{name}_float"] = FormattedAmount(cents=f"{name}_cents", kind="float")
+        fields[f"{name}_float"] = FloatAmount(cents=f"{name}_cents")
     return fields
 
 
@@ -267,7 +276,13 @@ class OrderSerializer(OrderAmounts):  # type: ignore[valid-type, misc]
         return attrs
 
 
-ORDER_FIELDS = ("status", "payment_status", "fulfillment_status", "number", "customer_email")
+ORDER_FIELDS: tuple[str, ...] = (
+    "status",
+    "payment_status",
+    "fulfillment_status",
+    "number",
+    "customer_email",
+)
 ORDER_FIELDS += ("coupon_code", "currency_code", "language_code", "country_code", "skus_count")
 ORDER_FIELDS += tuple(f"{name}_cents" for name in AMOUNTS)
 ORDER_FIELDS += ("placed_at", "approved_at", "cancelled_at", "archived_at", "metadata")
