@@ -132,6 +132,8 @@ def _drf_error(exc: exceptions.APIException) -> Response:
         [error_object(title=title, detail=str(detail), code=code, status_code=status_code)],
         status_code,
     )
+    if status_code == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
     wait = getattr(exc, "wait", None)
     if isinstance(exc, exceptions.Throttled) and wait:
         response["Retry-After"] = str(int(wait))

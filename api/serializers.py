@@ -3,6 +3,8 @@ from functools import cache
 from typing import Any, ClassVar
 
 from rest_framework import serializers
+from rest_framework.fields import SkipField
+from rest_framework.relations import PKOnlyObject
 from rest_framework_json_api import serializers as jsonapi
 
 from api.relations import ToMany, ToOne
@@ -27,6 +29,30 @@ class ResourceSerializer(jsonapi.ModelSerializer):
     metadata = serializers.JSONField(required=False)
     reference = serializers.CharField(required=False, allow_blank=True, max_length=255)
     reference_origin = serializers.CharField(required=False, allow_blank=True, max_length=255)
+
+    @property
+    def _readable_fields(self) -> list[Any]:  # type: ignore[override]
+        # DJA works out the sparse fieldset again for every row; it is the same for all rows
+        # of one serializer (a list's child is reused), so it is worked out once.
+        cached = self.__dict__.get("_readable_fields_cache")
+        if cached is None:
+            cached = list(super()._readable_fields)
+            self.__dict__["_readable_fields_cache"] = cached
+        return cached
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        """DRF's, without the per-field checks our fields do not need."""
+        row = {}
+        for field in self._readable_fields:
+            try:
+                attribute = field.get_attribute(instance)
+            except SkipField:
+                continue
+            empty = attribute is None or (
+                isinstance(attribute, PKOnlyObject) and attribute.pk is None
+            )
+            row[field.field_name] = None if empty else field.to_representation(attribute)
+        return row
 
     def validate_metadata(self, value: Any) -> Any:
         if not isinstance(value, dict):

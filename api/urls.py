@@ -1,10 +1,12 @@
 """Routes of every resource: /api/<type>, /api/<type>/<id>, /api/<type>/<id>/<relationship>
 and /api/<type>/<id>/relationships/<relationship>, without trailing slashes (as the SDK asks)."""
 
-from django.urls import path
+from django.http import HttpRequest, JsonResponse
+from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
 from api.docs import SchemaView, SwaggerDocsView
+from api.exceptions import error_object
 from api.views import ResourceViewSet
 from events.api import EventViewSet
 from ordercopies.api import OrderCopyViewSet
@@ -43,9 +45,21 @@ for prefix, viewset in RESOURCES.items():
         ),
     ]
 
+
+def not_found(request: HttpRequest, path: str) -> JsonResponse:
+    error = error_object(
+        title="Record not found",
+        detail=f"/api/{path} is not a resource of this API",
+        code="RECORD_NOT_FOUND",
+        status_code=404,
+    )
+    return JsonResponse({"errors": [error]}, status=404, content_type="application/vnd.api+json")
+
+
 urlpatterns = [
     path("openapi.json", SchemaView.as_view(), name="openapi"),
     path("docs/", SwaggerDocsView.as_view(), name="api-docs"),
     *router.urls,
     *related_routes,
+    re_path(r"^(?P<path>.*)$", not_found),
 ]

@@ -7,6 +7,7 @@ from rest_framework import viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.exceptions import FilterNotAllowed
 from api.serializers import Relationship, ResourceSerializer
 from api.tokens import AccessToken
 from core.actors import Actor
@@ -81,6 +82,10 @@ class ResourceViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
             return related[name]  # type: ignore[no-any-return]
         return self.serializer_class.included_serializers[name]  # type: ignore[no-any-return]
 
+    def get_related_serializer_class(self) -> type[ResourceSerializer]:
+        """For DJA's include validation on related endpoints."""
+        return self._related_class(self._relationship(self.kwargs["related_field"]).name)
+
     def related_queryset(self, instance: Model, name: str) -> QuerySet[Any]:
         """The to-many relation `name` of `instance`, in the caller's mode."""
         if name == "events":
@@ -89,6 +94,7 @@ class ResourceViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
 
     @extend_schema(exclude=True)
     def related(self, request: Request, *args: Any, related_field: str, **kwargs: Any) -> Response:
+        _refuse_filters(request)
         rel = self._relationship(related_field)
         instance = self.get_object()
         serializer_class = self._related_class(rel.name)
@@ -112,8 +118,20 @@ class ResourceViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         links = {"self": f"{base}/relationships/{rel.name}", "related": f"{base}/{rel.name}"}
         if rel.many:
             related = self.related_queryset(instance, rel.name).values_list("pk", flat=True)
-            data: Any = [{"type": rel.resource_type, "id": str(pk)} for pk in related]
-        else:
-            pk = getattr(instance, f"{rel.name}_id")
-            data = None if pk is None else {"type": rel.resource_type, "id": str(pk)}
+            page = self.paginate_queryset(related)
+            data: Any = [{"type": rel.resource_type, "id": str(pk)} for pk in page]
+            paginated = self.get_paginated_response(data).data
+            return Response({"data": data, "meta": paginated["meta"], "links": links})
+        pk = getattr(instance, f"{rel.name}_id")
+        data = None if pk is None else {"type": rel.resource_type, "id": str(pk)}
         return Response({"data": data, "links": links})
+
+
+def _refuse_filters(request: Request) -> None:
+    """Related endpoints take no filter or sort: refused, never silently ignored."""
+    for param in request.query_params:
+        if param.startswith("filter") or param == "sort":
+            raise FilterNotAllowed(
+                f"{param} is not supported on a related endpoint: list the related resource "
+                "with a filter on its relationship instead, e.g. filter[q][order_id_eq]=..."
+            )
