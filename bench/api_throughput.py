@@ -61,7 +61,7 @@ def wrk(url: str, token: str, seconds: int, connections: int) -> dict[str, float
 
 
 def fetch(url: str, token: str) -> dict:  # type: ignore[type-arg]
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
     return json.load(urllib.request.urlopen(request))  # noqa: S310
 
 
@@ -86,9 +86,15 @@ def main() -> None:
             services.order_copy_execute(order_copy_id=copy.pk)
         client, _ = api_client_create(name="bench", kind="integration", mode="test")
         token = str(token_issue(client=client)["access_token"])
-        env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "false",
-               "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-secret"),
-               "ALLOWED_HOSTS": "127.0.0.1", "API_TOKEN_SECRET": settings.API_TOKEN_SECRET, "DJANGO_SETTINGS_MODULE": "bench.settings"}  # fmt: skip
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "DEBUG": "false",
+            "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-secret"),
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "API_TOKEN_SECRET": settings.API_TOKEN_SECRET,
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+        }
         server = subprocess.Popen(
             [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "--workers", "2",
              "--bind", f"127.0.0.1:{PORT}", "--log-level", "warning"],

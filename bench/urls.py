@@ -9,10 +9,10 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
 from config.urls import urlpatterns as app_urlpatterns
-from orders.api import OrderSerializer
-from orders.money import cents_as_float, format_cents
 from ordercopies.api import OrderCopySerializer
 from ordercopies.models import OrderCopy
+from orders.api import OrderSerializer
+from orders.money import cents_as_float, format_cents
 
 
 def _value(instance: Any, name: str) -> Any:
