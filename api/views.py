@@ -118,7 +118,7 @@ class ResourceViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         links = {"self": f"{base}/relationships/{rel.name}", "related": f"{base}/{rel.name}"}
         if rel.many:
             related = self.related_queryset(instance, rel.name).values_list("pk", flat=True)
-            page = self.paginate_queryset(related)
+            page = self.paginate_queryset(related) or []
             data: Any = [{"type": rel.resource_type, "id": str(pk)} for pk in page]
             paginated = self.get_paginated_response(data).data
             return Response({"data": data, "meta": paginated["meta"], "links": links})

@@ -130,6 +130,14 @@ def test_order_change_page_shows_the_timeline_and_read_only_lines(admin_client, 
     assert not lines.has_change_permission and not lines.has_add_permission
 
 
+def test_order_change_page_shows_the_totals_under_the_line_items(admin_client, make_order):
+    order = make_order(lines=1)
+    text = admin_client.get(change_url(order)).text
+    assert text.index('id="line_items-group"') < text.index('class="module order-totals"')
+    for label, amount in [("Subtotal", "€10.00"), ("Shipping", "€5.00"), ("Total", "€18.00")]:
+        assert f'<th scope="row">{label}</th><td>{amount}</td>' in text
+
+
 # Actions: success and every refusal ----------------------------------------------------------
 
 

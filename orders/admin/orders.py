@@ -1,5 +1,8 @@
-"""The orders back office. Every change of an order goes through orders/services.py: the change
-form, the delete view and the actions parse input, call one service per order and report."""
+"""Orders and line items. Every change of an order goes through orders/services.py: the change
+form, the delete view and the actions parse input, call one service per order and report.
+
+ordercopies/admin/ extends OrderAdmin with copying (the copy app depends on orders, never the
+other way round)."""
 
 import json
 from collections.abc import Callable
@@ -7,7 +10,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import ForeignKey, Prefetch, QuerySet
+from django.db.models import ForeignKey, QuerySet
 from django.forms import ModelChoiceField
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
@@ -16,21 +19,9 @@ from django.utils.html import format_html, format_html_join
 from core.actors import Actor
 from events.selectors import event_list_for
 from orders import services as order_services
+from orders.admin.markets import MarketChoiceField, MarketListFilter
 from orders.exceptions import OrderError
-from orders.models import (
-    Address,
-    Coupon,
-    Customer,
-    CustomerPaymentSource,
-    LineItem,
-    Market,
-    Order,
-    PaymentMethod,
-    PaymentSource,
-    Promotion,
-    Sku,
-    SkuPrice,
-)
+from orders.models import Address, LineItem, Order, PaymentMethod, PaymentSource
 from orders.money import format_cents
 
 ADMIN_ACTIONS = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
@@ -39,193 +30,6 @@ ADMIN_ACTIONS = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_F
 def errors_text(exc: OrderError) -> str:
     """An order error as one line: "key: message; key: message"."""
     return "; ".join(f"{key}: {message}" for key, texts in exc.errors.items() for message in texts)
-
-
-def market_label(market: Market) -> str:
-    return f"{market.name} ({market.code}, {market.currency_code}, {market.mode})"
-
-
-class MarketChoiceField(ModelChoiceField[Market]):
-    """Test and live markets share codes: the choice label says which mode it is."""
-
-    def label_from_instance(self, obj: Market) -> str:
-        return market_label(obj)
-
-
-# ---------------------------------------------------------------------------------------------
-# Catalogue, customers and payment
-
-
-class SkuPriceInline(admin.TabularInline[SkuPrice, Sku]):
-    model = SkuPrice
-    extra = 0
-    fields = ["market", "amount_cents", "formatted_amount"]
-    readonly_fields = ["formatted_amount"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[SkuPrice]:
-        return super().get_queryset(request).select_related("market")
-
-    def formfield_for_foreignkey(
-        self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
-    ) -> ModelChoiceField[Any] | None:
-        if db_field.name == "market":
-            kwargs["form_class"] = MarketChoiceField
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    @admin.display(description="price")
-    def formatted_amount(self, obj: SkuPrice) -> str:
-        if obj.pk is None:
-            return "-"
-        return format_cents(obj.amount_cents, obj.market.currency_code)
-
-
-@admin.register(Market)
-class MarketAdmin(admin.ModelAdmin[Market]):
-    list_display = ["code", "name", "mode", "currency_code", "shipping", "tax", "created_at"]
-    list_filter = ["mode", "currency_code"]
-    search_fields = ["code", "name", "=id"]
-    readonly_fields = ["id", "created_at", "updated_at"]
-
-    @admin.display(description="shipping", ordering="shipping_amount_cents")
-    def shipping(self, obj: Market) -> str:
-        return format_cents(obj.shipping_amount_cents, obj.currency_code)
-
-    @admin.display(description="tax rate", ordering="tax_rate")
-    def tax(self, obj: Market) -> str:
-        return f"{obj.tax_rate * 100:.2f} %"
-
-
-@admin.register(Sku)
-class SkuAdmin(admin.ModelAdmin[Sku]):
-    list_display = ["code", "name", "mode", "stock_quantity", "enabled", "do_not_ship", "prices"]
-    list_filter = ["mode", "enabled", "do_not_ship"]
-    search_fields = ["code", "name", "=id"]
-    readonly_fields = ["id", "created_at", "updated_at"]
-    inlines = [SkuPriceInline]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Sku]:
-        prices = SkuPrice.objects.select_related("market").order_by("market__code")
-        return super().get_queryset(request).prefetch_related(Prefetch("prices", queryset=prices))
-
-    @admin.display(description="prices")
-    def prices(self, obj: Sku) -> str:
-        return ", ".join(
-            f"{price.market.code} {format_cents(price.amount_cents, price.market.currency_code)}"
-            for price in obj.prices.all()
-        )
-
-
-class WalletInline(admin.TabularInline[CustomerPaymentSource, Customer]):
-    model = CustomerPaymentSource
-    extra = 0
-    fields = ["payment_source", "created_at"]
-    readonly_fields = ["created_at"]
-    raw_id_fields = ["payment_source"]
-    verbose_name = "wallet entry"
-    verbose_name_plural = "wallet"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[CustomerPaymentSource]:
-        return super().get_queryset(request).select_related("payment_source")
-
-
-@admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin[Customer]):
-    list_display = ["email", "mode", "created_at"]
-    list_filter = ["mode"]
-    search_fields = ["email", "=id", "reference"]
-    readonly_fields = ["id", "created_at", "updated_at"]
-    inlines = [WalletInline]
-
-    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: Any) -> None:
-        # A wallet entry lives in its customer's mode.
-        for entry in formset.save(commit=False):
-            entry.mode = form.instance.mode
-            entry.save()
-        for entry in formset.deleted_objects:
-            entry.delete()
-
-
-@admin.register(Address)
-class AddressAdmin(admin.ModelAdmin[Address]):
-    list_display = ["__str__", "company", "zip_code", "country_code", "email", "mode"]
-    list_filter = ["mode", "country_code"]
-    search_fields = ["=id", "first_name", "last_name", "company", "line_1", "city", "email"]
-    readonly_fields = ["id", "created_at", "updated_at"]
-
-
-@admin.register(PaymentMethod)
-class PaymentMethodAdmin(admin.ModelAdmin[PaymentMethod]):
-    list_display = ["name", "market", "payment_source_type", "enabled", "mode"]
-    list_filter = ["mode", "market", "enabled", "payment_source_type"]
-    list_select_related = ["market"]
-    search_fields = ["name", "=id", "payment_source_type"]
-    readonly_fields = ["id", "created_at", "updated_at"]
-
-    def formfield_for_foreignkey(
-        self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
-    ) -> ModelChoiceField[Any] | None:
-        if db_field.name == "market":
-            kwargs["form_class"] = MarketChoiceField
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-
-@admin.register(PaymentSource)
-class PaymentSourceAdmin(admin.ModelAdmin[PaymentSource]):
-    list_display = ["__str__", "payment_source_type", "customer", "mode", "created_at"]
-    list_filter = ["mode", "payment_source_type"]
-    list_select_related = ["customer"]
-    search_fields = ["=id", "customer__email", "payment_source_type"]
-    raw_id_fields = ["customer"]
-    readonly_fields = ["id", "created_at", "updated_at"]
-
-
-@admin.register(CustomerPaymentSource)
-class CustomerPaymentSourceAdmin(admin.ModelAdmin[CustomerPaymentSource]):
-    list_display = ["customer", "payment_source", "mode", "created_at"]
-    list_filter = ["mode"]
-    list_select_related = ["customer", "payment_source"]
-    search_fields = ["=id", "customer__email"]
-    raw_id_fields = ["customer", "payment_source"]
-    readonly_fields = ["id", "created_at", "updated_at"]
-
-
-@admin.register(Promotion)
-class PromotionAdmin(admin.ModelAdmin[Promotion]):
-    list_display = ["name", "market", "kind", "discount", "requires_coupon", "starts_at"]
-    list_display += ["expires_at", "mode"]
-    list_filter = ["mode", "market", "kind", "requires_coupon"]
-    list_select_related = ["market"]
-    search_fields = ["name", "=id"]
-    readonly_fields = ["id", "created_at", "updated_at"]
-
-    @admin.display(description="discount")
-    def discount(self, obj: Promotion) -> str:
-        if obj.kind == Promotion.Kind.PERCENTAGE:
-            return f"{obj.percentage} %"
-        return format_cents(obj.amount_cents, obj.market.currency_code)
-
-
-@admin.register(Coupon)
-class CouponAdmin(admin.ModelAdmin[Coupon]):
-    list_display = ["code", "promotion", "usage", "expires_at", "validity", "mode"]
-    list_filter = ["mode", "promotion__market"]
-    list_select_related = ["promotion"]
-    search_fields = ["code", "=id", "promotion__name"]
-    raw_id_fields = ["promotion"]
-    readonly_fields = ["id", "created_at", "updated_at"]
-
-    @admin.display(description="used")
-    def usage(self, obj: Coupon) -> str:
-        limit = "∞" if obj.usage_limit is None else obj.usage_limit
-        return f"{obj.usage_count} / {limit}"
-
-    @admin.display(description="validity")
-    def validity(self, obj: Coupon) -> str:
-        return obj.invalid_reason(timezone.now()) or "valid"
-
-
-# ---------------------------------------------------------------------------------------------
-# Orders and line items
 
 
 LINE_ITEM_FIELDS = ("item_type", "sku_code", "name", "quantity", "unit_amount", "total_amount")
@@ -329,26 +133,18 @@ class OrderForm(forms.ModelForm[Order]):
 ORDER_ADD_FIELDS = (
     "market customer_email language_code country_code reference reference_origin metadata"
 ).split()
-ORDER_STATUS_FIELDS = "number status payment_status fulfillment_status mode".split()
+ORDER_STATUS_FIELDS = "number status payment_status fulfillment_status mode skus_count".split()
 ORDER_CUSTOMER_FIELDS = (
     "market customer customer_email language_code currency_code country_code"
 ).split()
 ORDER_PAYMENT_FIELDS = (
     "shipping_address billing_address payment_method payment_source coupon_code gift_card_code"
 ).split()
-ORDER_AMOUNT_FIELDS = "subtotal discount shipping tax total skus_count".split()
 ORDER_DATE_FIELDS = "created_at updated_at placed_at approved_at cancelled_at archived_at".split()
 ORDER_REFERENCE_FIELDS = ["id", "reference", "reference_origin", "metadata"]
 # Never in a form: statuses move only through the actions, amounts only through the services.
 ORDER_READONLY_FIELDS = [*ORDER_STATUS_FIELDS, "id", "market", "customer", "currency_code"]
-ORDER_READONLY_FIELDS += [*ORDER_AMOUNT_FIELDS, *ORDER_DATE_FIELDS, "timeline"]
-
-
-class MarketListFilter(admin.RelatedFieldListFilter):
-    """Markets by code and mode: the test and the live "eu" market have the same name."""
-
-    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list[Any]:
-        return [(market.pk, market_label(market)) for market in Market.objects.order_by("code")]
+ORDER_READONLY_FIELDS += [*ORDER_DATE_FIELDS, "timeline"]
 
 
 @admin.register(Order)
@@ -370,7 +166,6 @@ class OrderAdmin(admin.ModelAdmin[Order]):
         return [
             (None, {"fields": ORDER_STATUS_FIELDS + ORDER_CUSTOMER_FIELDS}),
             ("Addresses, payment and codes", {"fields": ORDER_PAYMENT_FIELDS}),
-            ("Amounts", {"fields": ORDER_AMOUNT_FIELDS}),
             ("Dates", {"fields": ORDER_DATE_FIELDS}),
             ("Reference", {"fields": ORDER_REFERENCE_FIELDS}),
             ("Timeline", {"fields": ["timeline"]}),
@@ -392,6 +187,19 @@ class OrderAdmin(admin.ModelAdmin[Order]):
         if db_field.name == "market":
             kwargs["form_class"] = MarketChoiceField
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Order | None = None,
+    ) -> HttpResponse:
+        if obj is not None:
+            context["order_totals"] = order_totals(obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     # Writes: through the services ------------------------------------------------------------
 
@@ -536,22 +344,6 @@ class OrderAdmin(admin.ModelAdmin[Order]):
 
     # Read-only displays ----------------------------------------------------------------------
 
-    @admin.display(description="subtotal")
-    def subtotal(self, obj: Order) -> str:
-        return obj.formatted(obj.subtotal_amount_cents)
-
-    @admin.display(description="discount")
-    def discount(self, obj: Order) -> str:
-        return obj.formatted(obj.discount_amount_cents)
-
-    @admin.display(description="shipping")
-    def shipping(self, obj: Order) -> str:
-        return obj.formatted(obj.shipping_amount_cents)
-
-    @admin.display(description="tax")
-    def tax(self, obj: Order) -> str:
-        return obj.formatted(obj.total_tax_amount_cents)
-
     @admin.display(description="total", ordering="total_amount_cents")
     def total(self, obj: Order) -> str:
         return obj.formatted(obj.total_amount_cents)
@@ -573,6 +365,17 @@ class OrderAdmin(admin.ModelAdmin[Order]):
             ),
         )
         return format_html("<ol>{}</ol>", rows) if rows else "-"
+
+
+def order_totals(order: Order) -> list[tuple[str, str]]:
+    """The amounts shown under the line items, label → formatted amount."""
+    return [
+        ("Subtotal", order.formatted(order.subtotal_amount_cents)),
+        ("Discount", order.formatted(order.discount_amount_cents)),
+        ("Shipping", order.formatted(order.shipping_amount_cents)),
+        ("Tax", order.formatted(order.total_tax_amount_cents)),
+        ("Total", order.formatted(order.total_amount_cents)),
+    ]
 
 
 def _payload_html(payload: dict[str, Any]) -> str:

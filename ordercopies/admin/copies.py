@@ -1,0 +1,206 @@
+"""Order copies as an operations console: watch them, read why one failed, and launch, retry or
+abort them. Nothing here edits a copy: every change is a service call (ordercopies/services.py)
+and the status, timestamps, errors, attempts and target order are only shown."""
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from core.actors import Actor
+from events.selectors import event_list_for
+from ordercopies import selectors, services
+from ordercopies.admin.displays import (
+    age_text,
+    errors_html,
+    options_text,
+    order_link,
+    status_badge,
+    timeline_html,
+)
+from ordercopies.admin.triggers import (
+    TRIGGERS,
+    is_confirmed,
+    trigger_confirmation,
+    trigger_run,
+)
+from ordercopies.exceptions import OrderCopyError
+from ordercopies.models import OrderCopy
+from orders.admin import ADMIN_ACTIONS
+
+STATUS_FIELDS = ("id", "coloured_status", "mode", "source", "target", "attempts")
+ERROR_FIELDS = ("errors_count", "errors")
+DATE_FIELDS = ("created_at", "updated_at", "started_at", "completed_at", "failed_at")
+REFERENCE_FIELDS = ("reference", "reference_origin", "metadata", "made_by")
+
+
+@admin.register(OrderCopy)
+class OrderCopyAdmin(admin.ModelAdmin[OrderCopy]):
+    list_display = ["id", "coloured_status", "source", "target", "errors_count", "attempts"]
+    list_display += ["options", "age", "mode"]
+    list_filter = ["status", "mode", *OrderCopy.OPTIONS, "created_at"]
+    search_fields = ["=id", "=source_order__number", "reference"]
+    fieldsets = [
+        (None, {"fields": STATUS_FIELDS}),
+        ("Errors", {"fields": ERROR_FIELDS}),
+        ("Options", {"fields": [OrderCopy.OPTIONS[:3], OrderCopy.OPTIONS[3:]]}),
+        ("Dates", {"fields": [DATE_FIELDS[:2], DATE_FIELDS[2:]]}),
+        ("Reference", {"fields": REFERENCE_FIELDS}),
+        ("Timeline", {"fields": ["timeline"]}),
+    ]
+    # Everything is shown, nothing is a form field: a copy changes only through its triggers.
+    readonly_fields = [*STATUS_FIELDS, *ERROR_FIELDS, *OrderCopy.OPTIONS, *DATE_FIELDS]
+    readonly_fields += [*REFERENCE_FIELDS, "timeline"]
+    actions = ["retry_copies", "launch_copies", "abort_copies"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderCopy]:
+        return selectors.order_copy_list()
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        counts = selectors.order_copy_status_counts()
+        changelist = reverse("admin:ordercopies_ordercopy_changelist")
+        status_counts = [
+            (status_badge(status), counts.get(status, 0), f"{changelist}?status__exact={status}")
+            for status in OrderCopy.Status
+        ]
+        context = {"status_counts": status_counts, **(extra_context or {})}
+        return super().changelist_view(request, extra_context=context)
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: OrderCopy | None = None,
+    ) -> HttpResponse:
+        context["copy_buttons"] = self._buttons(request, obj) if obj is not None else []
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _buttons(self, request: HttpRequest, obj: OrderCopy) -> list[tuple[str, str]]:
+        """The triggers this user may pull that the copy's status accepts, as (action, label)."""
+        allowed = self.get_actions(request, action_location=admin.ActionLocation.CHANGE_FORM)
+        return [
+            (trigger.action, trigger.name.capitalize())
+            for trigger in TRIGGERS.values()
+            if trigger.action in allowed
+            and selectors.order_copy_trigger_refusal(order_copy=obj, trigger=trigger.name) is None
+        ]
+
+    # Permissions: copies are made from orders and change only through the triggers ----------
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: OrderCopy | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: OrderCopy | None = None) -> bool:
+        running = obj is not None and obj.status == OrderCopy.Status.IN_PROGRESS
+        return super().has_delete_permission(request, obj) and not running
+
+    def has_launch_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("ordercopies.launch_ordercopy")
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("ordercopies.retry_ordercopy")
+
+    def has_abort_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("ordercopies.abort_ordercopy")
+
+    def delete_model(self, request: HttpRequest, obj: OrderCopy) -> None:
+        services.order_copy_delete(order_copy=obj, actor=Actor.user(request.user))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[OrderCopy]) -> None:
+        for order_copy in queryset:
+            try:
+                services.order_copy_delete(order_copy=order_copy, actor=Actor.user(request.user))
+            except OrderCopyError as error:
+                message = f"Copy {order_copy.pk} was not deleted: {error.message}"
+                self.message_user(request, message, messages.ERROR)
+
+    # Actions ---------------------------------------------------------------------------------
+
+    @admin.action(
+        description="Launch the copy",
+        description_plural="Launch selected pending copies (queue them again)",
+        permissions=["launch"],
+        location=ADMIN_ACTIONS,
+    )
+    def launch_copies(
+        self, request: HttpRequest, queryset: QuerySet[OrderCopy]
+    ) -> TemplateResponse | None:
+        return self._trigger(request, queryset, name="launch")
+
+    @admin.action(
+        description="Retry the copy",
+        description_plural="Retry selected failed or aborted copies",
+        permissions=["retry"],
+        location=ADMIN_ACTIONS,
+    )
+    def retry_copies(
+        self, request: HttpRequest, queryset: QuerySet[OrderCopy]
+    ) -> TemplateResponse | None:
+        return self._trigger(request, queryset, name="retry")
+
+    @admin.action(
+        description="Abort the copy",
+        description_plural="Abort selected pending copies",
+        permissions=["abort"],
+        location=ADMIN_ACTIONS,
+    )
+    def abort_copies(
+        self, request: HttpRequest, queryset: QuerySet[OrderCopy]
+    ) -> TemplateResponse | None:
+        return self._trigger(request, queryset, name="abort")
+
+    def _trigger(
+        self, request: HttpRequest, queryset: QuerySet[OrderCopy], *, name: str
+    ) -> TemplateResponse | None:
+        if not is_confirmed(request):
+            return trigger_confirmation(self, request, queryset, trigger=TRIGGERS[name])
+        trigger_run(self, request, queryset, trigger=TRIGGERS[name])
+        return None
+
+    # Read-only displays ----------------------------------------------------------------------
+
+    @admin.display(description="status", ordering="status")
+    def coloured_status(self, obj: OrderCopy) -> str:
+        return status_badge(obj.status)
+
+    @admin.display(description="source order", ordering="source_order__number")
+    def source(self, obj: OrderCopy) -> str:
+        return order_link(obj.source_order)
+
+    @admin.display(description="target order")
+    def target(self, obj: OrderCopy) -> str:
+        return order_link(obj.target_order)
+
+    @admin.display(description="options")
+    def options(self, obj: OrderCopy) -> str:
+        return options_text(obj)
+
+    @admin.display(description="age", ordering="-created_at")
+    def age(self, obj: OrderCopy) -> str:
+        return age_text(obj)
+
+    @admin.display(description="errors log")
+    def errors(self, obj: OrderCopy) -> str:
+        return errors_html(obj.errors_log)
+
+    @admin.display(description="made by subscription")
+    def made_by(self, obj: OrderCopy) -> str:
+        subscription_id = getattr(obj, "order_subscription_id", None)
+        return f"order subscription {subscription_id}" if subscription_id else "-"
+
+    @admin.display(description="events")
+    def timeline(self, obj: OrderCopy) -> str:
+        return timeline_html(
+            event_list_for(resource_type=OrderCopy.resource_type, resource_id=obj.pk)
+        )
