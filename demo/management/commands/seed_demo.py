@@ -5,6 +5,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from demo.subscriptions import (
+    SUBSCRIPTIONS,
+    SubscriptionSpec,
+    demo_subscription_ensure,
+    demo_subscription_statuses,
+)
 from orders.demo import (
     DEMO_ADMIN,
     ModePlan,
@@ -17,6 +23,8 @@ from orders.demo import (
 )
 from orders.exceptions import OrderError
 from orders.models import Order
+from subscriptions.exceptions import OrderSubscriptionError
+from subscriptions.models import OrderSubscription
 
 DEFAULT_SEED = 2024
 STATUS_ORDER = [*Order.Status, "archived"]
@@ -24,9 +32,9 @@ STATUS_ORDER = [*Order.Status, "archived"]
 
 class Command(BaseCommand):
     help = (
-        "Load demo data: markets, SKUs, customers with wallets, promotions, coupons and about 50 "
-        "orders in every status (test mode), a small live-mode set, and an admin/admin superuser "
-        "when DEBUG is on. Safe to run again: what exists is kept as it is."
+        "Load demo data: markets, SKUs, customers with wallets, promotions, coupons, about 50 "
+        "orders and subscriptions in every status (test mode), a small live-mode set, and an "
+        "admin/admin superuser when DEBUG is on. Safe to run again: what exists is kept as it is."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -39,6 +47,10 @@ class Command(BaseCommand):
         built = sum(self._build(plan) for plan in plans)
         total = sum(len(plan.orders) for plan in plans)
         self.stdout.write(f"Orders: {built} built, {total - built} already there.")
+        built = sum(self._build_subscription(spec) for spec in SUBSCRIPTIONS)
+        self.stdout.write(
+            f"Subscriptions: {built} built, {len(SUBSCRIPTIONS) - built} already there."
+        )
         for plan in plans:
             self._summarize(plan.data.mode)
         if settings.DEBUG:
@@ -60,9 +72,20 @@ class Command(BaseCommand):
                 ) from exc
         return built
 
+    def _build_subscription(self, spec: SubscriptionSpec) -> bool:
+        try:
+            return demo_subscription_ensure(spec=spec)
+        except (OrderSubscriptionError, OrderError, LookupError) as exc:
+            raise CommandError(
+                f"demo subscription {spec.reference} could not be built: {exc}"
+            ) from exc
+
     def _summarize(self, mode: str) -> None:
         counts = ", ".join(f"{label} {count}" for label, count in demo_counts(mode=mode).items())
         statuses = demo_order_statuses(mode=mode)
         by_status = ", ".join(f"{status} {statuses[status]}" for status in STATUS_ORDER)
         self.stdout.write(f"{mode.capitalize()} mode: {counts}.")
         self.stdout.write(f"  orders by status: {by_status}.")
+        statuses = demo_subscription_statuses(mode=mode)
+        by_status = ", ".join(f"{status} {statuses[status]}" for status in OrderSubscription.Status)
+        self.stdout.write(f"  subscriptions by status: {by_status}.")

@@ -5,9 +5,11 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from events.models import Event
-from orders.demo import demo_plan
+from ordercopies.models import OrderCopy
+from orders.demo import ORIGIN, demo_plan
 from orders.models import (
     Address,
     Coupon,
@@ -23,9 +25,11 @@ from orders.models import (
     Sku,
     SkuPrice,
 )
+from subscriptions.models import OrderSubscription, OrderSubscriptionNumber, SubscriptionRun
 
 MODELS = [Market, Customer, Sku, SkuPrice, Address, PaymentMethod, PaymentSource]
 MODELS += [CustomerPaymentSource, Promotion, Coupon, Order, OrderNumber, LineItem, Event, User]
+MODELS += [OrderSubscription, OrderSubscriptionNumber, SubscriptionRun, OrderCopy, DBTaskResult]
 
 
 def seed() -> str:
@@ -46,6 +50,12 @@ def state() -> dict[str, object]:
         ),
         "stock": set(Sku.objects.values_list("mode", "code", "stock_quantity")),
         "coupons": set(Coupon.objects.values_list("code", "usage_count")),
+        "subscriptions": set(
+            OrderSubscription.objects.values_list(
+                "reference", "status", "next_run_at", "occurrencies", "errors_count", "updated_at"
+            )
+        ),
+        "copies": set(OrderCopy.objects.values_list("pk", "status", "updated_at")),
     }
 
 
@@ -67,10 +77,13 @@ def test_running_it_twice_changes_nothing(seeded):
     assert state() == before
     assert "Orders: 0 built, 55 already there." in output
     assert "Orders: 55 built, 0 already there." in seeded
+    assert "Subscriptions: 0 built, 10 already there." in output
+    assert "Subscriptions: 10 built, 0 already there." in seeded
 
 
 def test_test_mode_orders_cover_every_status_with_one_to_eight_lines(seeded):
-    orders = Order.objects.filter(mode="test")
+    # The demo's own orders; the subscription runs' copies made a few more.
+    orders = Order.objects.filter(mode="test", reference_origin=ORIGIN)
     assert orders.count() == 50
     assert set(orders.values_list("status", flat=True)) == set(Order.Status)
     assert orders.filter(archived_at__isnull=False).exists()
@@ -123,3 +136,28 @@ def test_superuser_only_when_debug_is_on(db, settings):
     seed()
     admin = User.objects.get(username="admin")
     assert admin.is_superuser and admin.is_staff and admin.check_password("admin")
+
+
+def test_subscriptions_cover_every_status_with_a_history(seeded):
+    subscriptions = OrderSubscription.objects.filter(mode="test")
+    assert set(subscriptions.values_list("status", flat=True)) == set(OrderSubscription.Status)
+    assert "subscriptions by status: draft 2, active 4, inactive 1, running 1, cancelled 1" in (
+        seeded
+    )
+    with_runs = subscriptions.get(reference="demo-subscription-02")
+    assert (with_runs.occurrencies, with_runs.errors_count) == (3, 0)
+    assert with_runs.succeeded_on_last_run is True
+    assert with_runs.order_copies.filter(status="completed").count() == 2
+    failing = subscriptions.get(reference="demo-subscription-03")
+    assert (failing.status, failing.errors_count, failing.succeeded_on_last_run) == (
+        "active",
+        1,
+        False,
+    )
+    running = subscriptions.get(reference="demo-subscription-08")
+    assert running.order_copies.get().status == "pending"  # for the worker of `make run`
+    waiting = subscriptions.get(reference="demo-subscription-05")
+    assert (waiting.status, waiting.source_order.status) == ("draft", "pending")
+    assert subscriptions.filter(frequency="0 9 * * 1").exists()
+    live = OrderSubscription.objects.get(mode="live")
+    assert live.source_order.mode == "live" and live.status == "active"

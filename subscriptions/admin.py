@@ -1,0 +1,328 @@
+"""The subscriptions back office. Every change goes through subscriptions/services: the forms and
+the actions parse input, call one service per subscription and report with message_user."""
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+from core.actors import Actor
+from events.selectors import event_list_for
+from subscriptions import selectors, services
+from subscriptions.exceptions import OrderSubscriptionError
+from subscriptions.frequencies import InvalidFrequency, frequency_clean, frequency_describe
+from subscriptions.models import OrderSubscription, SubscriptionRun
+
+ACTION_LOCATIONS = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
+ADD_FIELDS = ["source_order", "frequency", "activate_by_source_order", "place_target_order"]
+ADD_FIELDS += ["renewal_alert_period", "starts_at", "expires_at"]
+REFERENCE_FIELDS = ["reference", "reference_origin", "metadata"]
+UPDATABLE = ["frequency", "activate_by_source_order", "place_target_order"]
+UPDATABLE += ["renewal_alert_period", "starts_at", "expires_at", "next_run_at", *REFERENCE_FIELDS]
+DISPLAYS = ["schedule", "upcoming_runs", "runs", "timeline", "source_order_link"]
+READONLY = ["id", "number", "status", "mode", "market", "customer_email"]
+READONLY += ["customer_payment_source", "last_run_at", "occurrencies", "errors_count"]
+READONLY += ["succeeded_on_last_run", "created_at", "updated_at", *DISPLAYS]
+
+
+RUNS_HEAD = mark_safe(  # noqa: S308 (a constant)
+    "<tr><th>started</th><th>scheduled</th><th>by</th><th>copy</th><th>outcome</th>"
+    "<th>order</th><th>errors</th></tr>"
+)
+
+
+def when(moment: Any) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+class OrderSubscriptionForm(forms.ModelForm[OrderSubscription]):
+    """Field errors at once; the service checks again (and what the form cannot know)."""
+
+    def clean_frequency(self) -> str:
+        try:
+            return frequency_clean(self.cleaned_data["frequency"])
+        except InvalidFrequency as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+@admin.register(OrderSubscription)
+class OrderSubscriptionAdmin(admin.ModelAdmin[OrderSubscription]):
+    form = OrderSubscriptionForm
+    list_display = ["number", "status", "frequency", "source_order_link", "customer_email"]
+    list_display += ["next_run_at", "last_run_at", "occurrencies", "errors_count"]
+    list_display += ["succeeded_on_last_run", "mode"]
+    list_filter = ["status", "mode", "succeeded_on_last_run", "place_target_order"]
+    list_select_related = ["source_order"]
+    search_fields = ["number", "=id", "customer_email", "source_order__number", "reference"]
+    raw_id_fields = ["source_order"]
+    actions = ["activate_subscriptions", "deactivate_subscriptions", "run_subscriptions"]
+    actions += ["cancel_subscriptions"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderSubscription]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related(
+                "source_order",
+                "market",
+                "customer_payment_source__customer",
+                "customer_payment_source__payment_source",
+            )
+        )
+
+    def get_fieldsets(self, request: HttpRequest, obj: OrderSubscription | None = None) -> Any:
+        if obj is None:
+            return [(None, {"fields": ADD_FIELDS}), ("Reference", {"fields": REFERENCE_FIELDS})]
+        return [
+            (None, {"fields": ["number", "status", "mode", "source_order_link", "market"]}),
+            (None, {"fields": ["customer_email", "customer_payment_source"]}),
+            ("Schedule", {"fields": ["frequency", "schedule", "starts_at", "expires_at"]}),
+            (None, {"fields": ["next_run_at", "upcoming_runs", "renewal_alert_period"]}),
+            ("Options", {"fields": ["activate_by_source_order", "place_target_order"]}),
+            ("Runs", {"fields": ["occurrencies", "errors_count", "succeeded_on_last_run"]}),
+            (None, {"fields": ["last_run_at", "runs"]}),
+            ("Reference", {"fields": ["id", *REFERENCE_FIELDS, "created_at", "updated_at"]}),
+            ("Timeline", {"fields": ["timeline"]}),
+        ]
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: OrderSubscription | None = None
+    ) -> list[str]:
+        if obj is None:
+            return []
+        fixed = [*READONLY, "source_order"]
+        if obj.status == OrderSubscription.Status.CANCELLED:
+            return fixed + [name for name in UPDATABLE if name not in REFERENCE_FIELDS]
+        if obj.status != OrderSubscription.Status.DRAFT:
+            fixed.append("starts_at")
+        return fixed
+
+    # Writes: through the services ------------------------------------------------------------
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # A refusal the form could not foresee: the view's transaction rolls back and the form
+        # reloads with the reason.
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except OrderSubscriptionError as exc:
+            self.message_user(request, f"Not saved: {exc.message}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def save_model(
+        self, request: HttpRequest, obj: OrderSubscription, form: Any, change: Any
+    ) -> None:
+        actor = Actor.user(request.user)
+        data = form.cleaned_data
+        if change:
+            changes = {name: data[name] for name in form.changed_data if name in UPDATABLE}
+            if changes:
+                services.order_subscription_update(subscription=obj, actor=actor, **changes)
+            return
+        fields = {name: data[name] for name in ADD_FIELDS + REFERENCE_FIELDS}
+        source = fields.pop("source_order")
+        subscription = services.order_subscription_create(
+            source_order=source, mode=source.mode, actor=actor, **fields
+        )
+        obj.pk = subscription.pk
+        obj.refresh_from_db()
+        obj._state.adding = False
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: OrderSubscription | None = None
+    ) -> bool:
+        # Only drafts: a subscription that ran is cancelled, its history kept.
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or obj.status == OrderSubscription.Status.DRAFT)
+
+    def delete_model(self, request: HttpRequest, obj: OrderSubscription) -> None:
+        services.order_subscription_delete(subscription=obj, actor=Actor.user(request.user))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._run_each(
+            request, queryset, service=services.order_subscription_delete, done="deleted"
+        )
+
+    # Actions ---------------------------------------------------------------------------------
+
+    @admin.action(
+        description="Activate the subscription",
+        description_plural="Activate selected subscriptions",
+        permissions=["activate"],
+        location=ACTION_LOCATIONS,
+    )
+    def activate_subscriptions(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        service = services.order_subscription_activate
+        self._run_each(request, queryset, service=service, done="activated")
+
+    @admin.action(
+        description="Deactivate the subscription",
+        description_plural="Deactivate selected subscriptions",
+        permissions=["activate"],
+        location=ACTION_LOCATIONS,
+    )
+    def deactivate_subscriptions(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        service = services.order_subscription_deactivate
+        self._run_each(request, queryset, service=service, done="deactivated")
+
+    @admin.action(
+        description="Run the subscription now",
+        description_plural="Run selected subscriptions now",
+        permissions=["run"],
+        location=ACTION_LOCATIONS,
+    )
+    def run_subscriptions(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._run_each(request, queryset, service=services.order_subscription_run, done="run")
+
+    @admin.action(
+        description="Cancel the subscription (final)",
+        description_plural="Cancel selected subscriptions (final)",
+        permissions=["cancel"],
+        location=ACTION_LOCATIONS,
+    )
+    def cancel_subscriptions(
+        self, request: HttpRequest, queryset: QuerySet[Any]
+    ) -> TemplateResponse | None:
+        if request.POST.get("post") != "yes":
+            return self._confirm_cancel(request, queryset)
+        service = services.order_subscription_cancel
+        self._run_each(request, queryset, service=service, done="cancelled")
+        return None
+
+    def _confirm_cancel(self, request: HttpRequest, queryset: QuerySet[Any]) -> TemplateResponse:
+        """Cancelling is final: say which subscriptions, on a page of its own, first."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Cancel subscriptions?",
+            "subscriptions": list(queryset.select_related("source_order").order_by("created_at")),
+            "action": "cancel_subscriptions",
+            "opts": self.opts,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        template = "admin/subscriptions/ordersubscription/cancel_confirmation.html"
+        return TemplateResponse(request, template, context)
+
+    def _run_each(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Any],
+        *,
+        service: Callable[..., object],
+        done: str,
+    ) -> None:
+        """One service call (and transaction) per subscription: a refusal leaves others done."""
+        actor = Actor.user(request.user)
+        succeeded, refusals = 0, []
+        for subscription in queryset.order_by("created_at", "pk"):
+            try:
+                service(subscription=subscription, actor=actor)
+            except OrderSubscriptionError as exc:
+                refusals.append(f"{subscription} was not {done}: {exc.message}")
+            else:
+                succeeded += 1
+                if done != "deleted":
+                    self.log_change(request, subscription, f"{done.capitalize()} it.")
+        if succeeded:
+            noun = "subscription" if succeeded == 1 else "subscriptions"
+            message = f"{done.capitalize()} {succeeded} {noun}."
+            self.message_user(request, message, messages.SUCCESS)
+        for refusal in refusals:
+            self.message_user(request, refusal, messages.ERROR)
+
+    def has_activate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("subscriptions.activate_ordersubscription")
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("subscriptions.cancel_ordersubscription")
+
+    def has_run_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("subscriptions.run_ordersubscription")
+
+    # Read-only displays ----------------------------------------------------------------------
+
+    @admin.display(description="source order", ordering="source_order__number")
+    def source_order_link(self, obj: OrderSubscription) -> str:
+        url = reverse("admin:orders_order_change", args=[obj.source_order_id])
+        return format_html('<a href="{}">#{}</a>', url, obj.source_order.number)
+
+    @admin.display(description="schedule")
+    def schedule(self, obj: OrderSubscription) -> str:
+        return frequency_describe(obj.frequency)
+
+    @admin.display(description="next five runs")
+    def upcoming_runs(self, obj: OrderSubscription) -> str:
+        moments = selectors.order_subscription_upcoming_runs(subscription=obj, count=5)
+        if not moments:
+            return f"none while {obj.status}"
+        rows = format_html_join("", "<li><time>{}</time></li>", ((when(m),) for m in moments))
+        return format_html("<ol>{}</ol>", rows)
+
+    @admin.display(description="latest runs and their copies")
+    def runs(self, obj: OrderSubscription) -> str:
+        runs = selectors.order_subscription_runs(subscription=obj, limit=25)
+        if not runs:
+            return "none yet"
+        body = format_html_join("", "<tr>{}</tr>", ((_run_cells(run),) for run in runs))
+        return format_html('<table class="subscription-runs">{}{}</table>', RUNS_HEAD, body)
+
+    @admin.display(description="events")
+    def timeline(self, obj: OrderSubscription) -> str:
+        events = event_list_for(resource_type=OrderSubscription.resource_type, resource_id=obj.pk)
+        rows = format_html_join(
+            "",
+            "<li><time>{}</time> <strong>{}</strong> by {}{}</li>",
+            (
+                (
+                    when(event.created_at),
+                    event.name,
+                    event.actor_label or event.actor_kind,
+                    _payload_html(event.payload),
+                )
+                for event in events
+            ),
+        )
+        return format_html("<ol>{}</ol>", rows) if rows else "-"
+
+
+def _run_cells(run: SubscriptionRun) -> str:
+    copy = run.order_copy
+    copy_link, target_link = "-", "-"
+    if copy is not None:
+        copy_url = reverse("admin:ordercopies_ordercopy_change", args=[copy.pk])
+        copy_link = format_html('<a href="{}">{}</a>', copy_url, copy.pk)
+        if copy.target_order is not None:
+            url = reverse("admin:orders_order_change", args=[copy.target_order_id])
+            target_link = format_html('<a href="{}">#{}</a>', url, copy.target_order.number)
+    outcome = {True: "succeeded", False: "failed", None: copy.status if copy else "running"}
+    errors = "; ".join(f"{k}: {m}" for k, texts in (run.errors_log or {}).items() for m in texts)
+    return format_html(
+        "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+        when(run.started_at),
+        when(run.scheduled_at) + (f" (+{run.skipped_slots} missed)" if run.skipped_slots else ""),
+        run.get_trigger_display(),
+        copy_link,
+        outcome[run.succeeded],
+        target_link,
+        errors or "-",
+    )
+
+
+def _payload_html(payload: dict[str, Any]) -> str:
+    if not payload:
+        return ""
+    return format_html(" <code>{}</code>", json.dumps(payload, sort_keys=True, default=str))

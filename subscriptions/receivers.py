@@ -1,0 +1,51 @@
+"""How subscriptions hear about orders and copies, which must not import them (DESIGN.md:
+an app imports orders and ordercopies, never the other way round). Connected in apps.ready."""
+
+import logging
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+from django.dispatch import receiver
+
+from core.actors import SYSTEM, Actor
+from ordercopies.models import OrderCopy
+from ordercopies.signals import order_copy_ended
+from orders.models import Order
+from orders.signals import order_placed
+from subscriptions import services
+
+logger = logging.getLogger(__name__)
+
+
+@receiver(order_placed, dispatch_uid="subscriptions.activate_by_source_order")
+def activate_by_source_order(
+    sender: type[Order], *, order: Order, actor: Actor = SYSTEM, **kwargs: Any
+) -> None:
+    # After the commit, never inside the placement: a subscription can neither refuse nor roll
+    # back a placement, and a copy placing its target order pays no query for it. An activation
+    # lost between the two is done by the scheduler's next pass.
+    transaction.on_commit(
+        partial(
+            services.order_subscription_activate_by_source_order, order_id=order.pk, actor=actor
+        ),
+        robust=True,
+    )
+
+
+@receiver(order_copy_ended, dispatch_uid="subscriptions.end_run")
+def end_run(
+    sender: type[OrderCopy], *, order_copy: OrderCopy, succeeded: bool, **kwargs: Any
+) -> None:
+    if order_copy.order_subscription_id is None:
+        return
+    # In the copy's transaction, so the run ends with the copy; in a savepoint, so a failure
+    # here never fails the copy: the scheduler closes a run its copy ended without ending.
+    try:
+        with transaction.atomic():
+            services.order_subscription_run_end(order_copy=order_copy, succeeded=succeeded)
+    except Exception:
+        logger.exception(
+            "order copy %s: its subscription run could not end; the scheduler will close it",
+            order_copy.pk,
+        )
