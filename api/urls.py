@@ -11,6 +11,7 @@ from api.views import ResourceViewSet
 from events.api import EventViewSet
 from ordercopies.api import OrderCopyViewSet
 from orders import api as orders_api
+from subscriptions.api import OrderSubscriptionViewSet
 
 RESOURCES: dict[str, type[ResourceViewSet]] = {
     "order_copies": OrderCopyViewSet,
@@ -25,6 +26,7 @@ RESOURCES: dict[str, type[ResourceViewSet]] = {
     "customer_payment_sources": orders_api.CustomerPaymentSourceViewSet,
     "coupons": orders_api.CouponViewSet,
     "promotions": orders_api.PromotionViewSet,
+    "order_subscriptions": OrderSubscriptionViewSet,
     "events": EventViewSet,
 }
 

@@ -56,8 +56,10 @@ class ResourceViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         if self.action != "list" and self.action != "retrieve":
             return queryset
         for path in (self.request.query_params.get("include") or "").split(","):
-            queryset = queryset.select_related(*self.select_for_includes.get(path, []))
-            queryset = queryset.prefetch_related(*self.prefetch_for_includes.get(path, []))
+            if path in self.select_for_includes:
+                queryset = queryset.select_related(*self.select_for_includes[path])
+            if path in self.prefetch_for_includes:
+                queryset = queryset.prefetch_related(*self.prefetch_for_includes[path])
         return queryset
 
     def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
@@ -86,6 +88,10 @@ class ResourceViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         """For DJA's include validation on related endpoints."""
         return self._related_class(self._relationship(self.kwargs["related_field"]).name)
 
+    def related_object(self, instance: Model, name: str) -> Any:
+        """The to-one relation `name` of `instance` (or None)."""
+        return getattr(instance, name)
+
     def related_queryset(self, instance: Model, name: str) -> QuerySet[Any]:
         """The to-many relation `name` of `instance`, in the caller's mode."""
         if name == "events":
@@ -103,7 +109,7 @@ class ResourceViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
             page = self.paginate_queryset(self.related_queryset(instance, rel.name))
             rows = serializer_class(page, many=True, context=context).data
             return self.get_paginated_response(rows)
-        target = getattr(instance, rel.name)
+        target = self.related_object(instance, rel.name)
         if target is None or getattr(target, "mode", self.grant.mode) != self.grant.mode:
             return Response({"data": None})
         return Response(serializer_class(target, context=context).data)

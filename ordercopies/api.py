@@ -19,11 +19,13 @@ class OrderCopySerializer(ResourceSerializer):
     included_serializers = {
         "source_order": "orders.api.OrderSerializer",
         "target_order": "orders.api.OrderSerializer",
+        "order_subscription": "subscriptions.api.OrderSubscriptionSerializer",
     }
     related_serializers = {"events": "events.api.EventSerializer"}
 
     source_order = ToOne(resource_type="orders", queryset=Order.objects.all())
     target_order = ToOne(resource_type="orders", read_only=True)
+    order_subscription = ToOne(resource_type="order_subscriptions", read_only=True)
     events = ToMany(resource_type="events")
     _retry = serializers.BooleanField(write_only=True, required=False)
     _abort = serializers.BooleanField(write_only=True, required=False)
@@ -43,6 +45,7 @@ class OrderCopySerializer(ResourceSerializer):
             *OrderCopy.OPTIONS,
             "source_order",
             "target_order",
+            "order_subscription",
             "events",
             *TRIGGERS,
         ]
@@ -82,6 +85,7 @@ class OrderCopyViewSet(ResourceViewSet):
         "source_order_number": "source_order__number",
         "target_order_id": "target_order__id",
         "target_order_number": "target_order__number",
+        "order_subscription_id": "order_subscription__id",
     }
     sort_fields = {
         name: name
@@ -102,6 +106,7 @@ class OrderCopyViewSet(ResourceViewSet):
     select_for_includes = {
         "source_order": ["source_order"],
         "target_order": ["target_order"],
+        "order_subscription": ["order_subscription"],
     }
 
     def base_queryset(self, *, mode: str) -> QuerySet[OrderCopy]:

@@ -7,6 +7,8 @@ from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status
+from rest_framework.fields import SkipField
+from rest_framework.relations import PKOnlyObject
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -182,6 +184,17 @@ class LineItemSerializer(ResourceSerializer):
         extra_kwargs = {"sku_code": {"required": False}, "quantity": {"min_value": 1}}
 
 
+class SubscriptionOfOrder(ToOne):
+    """`orders.order_subscription`: the subscription whose run made the order, read from the
+    `order_subscription_id` annotation of the order selectors (orders does not import
+    subscriptions)."""
+
+    def get_attribute(self, instance: Any) -> Any:
+        if not hasattr(instance, "order_subscription_id"):
+            raise SkipField()  # not loaded with it (an included order): links only
+        return PKOnlyObject(pk=instance.order_subscription_id)
+
+
 # The formatted and float twins of the amounts, declared once for the order serializer.
 OrderAmounts = type(
     "OrderAmounts", (ResourceSerializer,), {**amount_fields(AMOUNTS), "__module__": __name__}
@@ -198,8 +211,12 @@ class OrderSerializer(OrderAmounts):  # type: ignore[valid-type, misc]
         "payment_source": PaymentSourceSerializer,
         "line_items": LineItemSerializer,
         "order_copies": "ordercopies.api.OrderCopySerializer",
+        "order_subscriptions": "subscriptions.api.OrderSubscriptionSerializer",
     }
-    related_serializers = {"events": "events.api.EventSerializer"}
+    related_serializers = {
+        "events": "events.api.EventSerializer",
+        "order_subscription": "subscriptions.api.OrderSubscriptionSerializer",
+    }
 
     market = ToOne(resource_type="markets", queryset=Market.objects.all(), required=False)
     customer = ToOne(resource_type="customers", read_only=True)
@@ -223,6 +240,8 @@ class OrderSerializer(OrderAmounts):  # type: ignore[valid-type, misc]
     )
     line_items = ToMany(resource_type="line_items")
     order_copies = ToMany(resource_type="order_copies")
+    order_subscriptions = ToMany(resource_type="order_subscriptions")
+    order_subscription = SubscriptionOfOrder(resource_type="order_subscriptions", read_only=True)
     events = ToMany(resource_type="events")
     _place = serializers.BooleanField(write_only=True, required=False)
     _cancel = serializers.BooleanField(write_only=True, required=False)
@@ -261,6 +280,8 @@ class OrderSerializer(OrderAmounts):  # type: ignore[valid-type, misc]
             "payment_source",
             "line_items",
             "order_copies",
+            "order_subscriptions",
+            "order_subscription",
             "events",
             *ORDER_TRIGGERS,
         ]
@@ -311,13 +332,24 @@ class OrderViewSet(ResourceViewSet):
             "payment_source",
         )
     }
-    prefetch_for_includes = {"line_items": ["line_items"], "order_copies": ["order_copies"]}
+    prefetch_for_includes = {
+        "line_items": ["line_items"],
+        "order_copies": ["order_copies"],
+        "order_subscriptions": ["order_subscriptions"],
+    }
 
     def base_queryset(self, *, mode: str) -> QuerySet[Order]:
         orders = selectors.order_list(mode=mode)
         if self.grant.is_sales_channel:
             orders = orders.filter(market__code__in=self.grant.markets)
         return orders
+
+    def related_object(self, instance: Any, name: str) -> Any:
+        if name == "order_subscription":
+            # Through the reverse relation's model: orders does not import subscriptions.
+            subscriptions = instance.order_subscriptions.model.objects
+            return subscriptions.filter(order_copies__target_order=instance).first()
+        return super().related_object(instance, name)
 
     def perform_create(self, serializer: OrderSerializer) -> None:  # type: ignore[override]
         data = dict(serializer.validated_data)

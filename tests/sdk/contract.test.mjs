@@ -134,3 +134,38 @@ test('delete an order copy', async () => {
   await assert.rejects(cl.order_copies.retrieve(created.id), (error) => error.status === 404)
   assert.equal(await cl.order_copies.count(), 1)
 })
+
+test('order subscriptions: create, read, triggers, related endpoints', async () => {
+  const created = await cl.order_subscriptions.create(
+    { frequency: 'monthly', source_order: cl.orders.relationship(SOURCE_ORDER_ID) },
+    { include: ['source_order', 'market'] },
+  )
+  assert.equal(created.type, 'order_subscriptions')
+  assert.equal(created.status, 'active', 'a placed source order activates it')
+  assert.equal(created.frequency, 'monthly')
+  assert.equal(created.place_target_order, true)
+  assert.equal(created.source_order.id, SOURCE_ORDER_ID)
+  assert.ok(created.next_run_at)
+  const listed = await cl.order_subscriptions.list({ filters: { frequency_eq: 'monthly', status_in: 'active' } })
+  assert.equal(listed.meta.recordCount, 1)
+  const inactive = await cl.order_subscriptions._deactivate(created.id)
+  assert.equal(inactive.status, 'inactive')
+  const active = await cl.order_subscriptions._activate(created.id)
+  assert.equal(active.status, 'active')
+  const running = await cl.order_subscriptions.update({ id: created.id, _run: true })
+  assert.equal(running.status, 'running')
+  const copies = await cl.order_subscriptions.order_factories(created.id)
+  assert.equal(copies.length, 1)
+  assert.equal(copies[0].place_target_order, true)
+  const owner = await cl.order_copies.order_subscription(copies[0].id)
+  assert.equal(owner.id, created.id)
+  const subs = await cl.orders.order_subscriptions(SOURCE_ORDER_ID)
+  assert.deepEqual(Array.from(subs, (s) => s.id), [created.id])
+  await assert.rejects(cl.order_subscriptions._deactivate(created.id), (error) => {
+    assert.equal(error.status, 422)
+    assert.equal(error.errors[0].code, 'VALIDATION_ERROR')
+    return true
+  })
+  const cancelled = await cl.order_subscriptions._cancel(created.id)
+  assert.equal(cancelled.status, 'cancelled')
+})
