@@ -3,10 +3,10 @@ from datetime import UTC
 from functools import cache
 from typing import Any, ClassVar
 
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
 from rest_framework.fields import SkipField
-from rest_framework.settings import ISO_8601, api_settings
 from rest_framework.relations import PKOnlyObject
+from rest_framework.settings import api_settings
 from rest_framework_json_api import serializers as jsonapi
 
 from api.relations import ToMany, ToOne
