@@ -41,7 +41,7 @@ def _resource(instance: Any, serializer: Any, base: str) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "links": {"self": f"{url}/relationships/{rel.name}", "related": f"{url}/{rel.name}"}
         }
-        if not rel.many:
+        if not rel.many and hasattr(instance, f"{rel.name}_id"):
             pk = getattr(instance, f"{rel.name}_id")
             entry["data"] = None if pk is None else {"type": rel.resource_type, "id": str(pk)}
         relationships[rel.name] = entry
