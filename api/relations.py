@@ -5,6 +5,7 @@ the `inflection` library's regexes) and, without an included serializer, loads e
 object to learn it. Our types are fixed per field, so these take it once, as an argument.
 """
 
+from types import SimpleNamespace
 from typing import Any
 
 from rest_framework.fields import Field, SkipField
@@ -17,6 +18,8 @@ class ToOne(ResourceRelatedField):
 
     def __init__(self, *, resource_type: str, **kwargs: Any) -> None:
         self.resource_type = resource_type
+        # DJA (and the OpenAPI generator on top of it) read a relation's type from its Meta.
+        self.Meta = SimpleNamespace(resource_name=resource_type)
         super().__init__(**kwargs)
 
     def use_pk_only_optimization(self) -> bool:
@@ -44,6 +47,7 @@ class ToMany(Field):  # type: ignore[type-arg]
 
     def __init__(self, *, resource_type: str, **kwargs: Any) -> None:
         self.resource_type = resource_type
+        self.Meta = SimpleNamespace(resource_name=resource_type)
         kwargs["read_only"] = True
         super().__init__(**kwargs)
 
