@@ -111,11 +111,17 @@ class PaymentMethodSerializer(ResourceSerializer):
 
 class PaymentSourceSerializer(ResourceSerializer):
     customer = ToOne(resource_type="customers", read_only=True)
+    token = serializers.CharField(write_only=True, required=False, max_length=120)
 
     class Meta:
         model = PaymentSource
         resource_name = "payment_sources"
-        fields = [*COMMON_FIELDS, "payment_source_type", "details", "customer"]
+        fields = [*COMMON_FIELDS, "payment_source_type", "details", "token", "customer"]
+
+    def validate_details(self, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("details must be an object")
+        return value
 
 
 class CustomerPaymentSourceSerializer(ResourceSerializer):
@@ -488,9 +494,24 @@ SkuViewSet = read_only_viewset(Sku, SkuSerializer, fields=("code", "name", "stoc
 PaymentMethodViewSet = read_only_viewset(
     PaymentMethod, PaymentMethodSerializer, fields=("name", "payment_source_type")
 )
-PaymentSourceViewSet = read_only_viewset(
-    PaymentSource, PaymentSourceSerializer, fields=("payment_source_type",)
-)
+
+
+class PaymentSourceViewSet(ReadOnlyResourceViewSet):
+    """Payment sources are read, and created (a gateway's token) to be set on an order."""
+
+    model = PaymentSource
+    serializer_class = PaymentSourceSerializer
+    http_method_names = ["get", "post", "head", "options"]
+    sales_channel_actions = (*READ, "create")
+    filter_fields = {n: n for n in ("id", "created_at", "reference", "payment_source_type")}
+    sort_fields = filter_fields
+
+    def perform_create(self, serializer: PaymentSourceSerializer) -> None:  # type: ignore[override]
+        serializer.instance = services.payment_source_create(
+            mode=self.grant.mode, actor=actor_of(self.request), **serializer.validated_data
+        )
+
+
 CustomerPaymentSourceViewSet = read_only_viewset(
     CustomerPaymentSource, CustomerPaymentSourceSerializer, fields=()
 )

@@ -66,6 +66,30 @@ def address_create(*, mode: str, actor: Actor = SYSTEM, **fields: Any) -> Addres
     return address
 
 
+def payment_source_create(
+    *,
+    mode: str,
+    payment_source_type: str,
+    actor: Actor = SYSTEM,
+    token: str = "",
+    details: dict[str, Any] | None = None,
+    **common: Any,
+) -> PaymentSource:
+    """A payment source (e.g. a card token from a gateway) to set on an order."""
+    unknown = set(common) - ALWAYS_EDITABLE_FIELDS
+    if unknown:
+        raise OrderInvalid(f"unknown payment source fields: {', '.join(sorted(unknown))}")
+    source = PaymentSource.objects.create(
+        mode=mode,
+        payment_source_type=payment_source_type,
+        token=token,
+        details=details or {},
+        **common,
+    )
+    event_record(name="payment_sources.create", resource=source, actor=actor)
+    return source
+
+
 def order_number_next() -> str:
     return str(OrderNumber.objects.create().pk)
 
