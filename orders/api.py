@@ -39,7 +39,7 @@ AMOUNTS = (
     "total_amount",
 )
 ORDER_TRIGGERS = ("_place", "_cancel", "_approve", "_archive", "_unarchive")
-READ = ("list", "retrieve", "related", "relationship")
+READ: tuple[str, ...] = ("list", "retrieve", "related", "relationship")
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -466,7 +466,7 @@ class ReadOnlyResourceViewSet(ResourceViewSet):
 
     http_method_names = ["get", "head", "options"]
     model: type[Any]
-    sales_channel_actions = READ
+    sales_channel_actions: tuple[str, ...] = READ
 
     def base_queryset(self, *, mode: str) -> QuerySet[Any]:
         return self.model.objects.filter(mode=mode)  # type: ignore[no-any-return]
