@@ -466,7 +466,7 @@ class ReadOnlyResourceViewSet(ResourceViewSet):
 
     http_method_names = ["get", "head", "options"]
     model: type[Any]
-    sales_channel_actions: tuple[str, ...] = READ
+    sales_channel_actions = READ
 
     def base_queryset(self, *, mode: str) -> QuerySet[Any]:
         return self.model.objects.filter(mode=mode)  # type: ignore[no-any-return]
