@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q, QuerySet
 from rest_framework.filters import BaseFilterBackend
 from rest_framework.request import Request
@@ -108,6 +108,8 @@ def _flag(path: str, predicate: str, flag: bool, field: models.Field[Any, Any]) 
 def _json_contains(path: str, raw: str, key: str, field: models.Field[Any, Any]) -> Q:
     if not isinstance(field, models.JSONField):
         raise FilterNotAllowed(f"filter[q][{key}]: _jcont needs a JSON attribute")
+    if connection.vendor != "postgresql":
+        raise FilterNotAllowed(f"filter[q][{key}]: _jcont needs the PostgreSQL database")
     try:
         value = json.loads(raw)
     except ValueError:

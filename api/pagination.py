@@ -44,7 +44,7 @@ class PageNumberPagination(BasePagination):
             "last": self._link(url, self.page_count),
         }
         if self.number > 1:
-            links["prev"] = self._link(url, self.number - 1)
+            links["prev"] = self._link(url, min(self.number - 1, self.page_count))
         if self.number < self.page_count:
             links["next"] = self._link(url, self.number + 1)
         return links
@@ -109,6 +109,8 @@ def _positive(request: Request, name: str, default: int, *, maximum: int | None 
         raise InvalidPageError(f"{name} must be a positive integer, got {raw!r}") from None
     if value < 1:
         raise InvalidPageError(f"{name} must be a positive integer, got {raw!r}")
+    if value > 10**9:
+        raise InvalidPageError(f"{name} is too large, got {raw!r}")
     if maximum is not None and value > maximum:
         raise InvalidPageError(f"{name} must be at most {maximum}, got {value}")
     return value

@@ -32,6 +32,7 @@ class DocumentBuilder:
     def __init__(self, request: Any) -> None:
         self.base = request.build_absolute_uri("/api").rstrip("/") if request else "/api"
         self.query = request.query_params if request else {}
+        self.mode = getattr(getattr(request, "auth", None), "mode", None)
         self._sparse: dict[str, set[str] | None] = {}
 
     def sparse(self, resource_type: str) -> set[str] | None:
@@ -97,7 +98,7 @@ class DocumentBuilder:
         for name, subtree in tree.items():
             included_class = serializer_class.included_serializers[name]
             resource_type = included_class.resource_type()
-            related = _related_instances([instance for instance, _ in parents], name)
+            related = _related_instances([instance for instance, _ in parents], name, self.mode)
             fresh = [obj for obj in related.values() if (resource_type, str(obj.pk)) not in seen]
             for document in self.resources(included_class, fresh, context):
                 seen[(document["type"], document["id"])] = document
@@ -105,23 +106,29 @@ class DocumentBuilder:
                 value = getattr(instance, name)
                 if isinstance(value, Manager) and name in document["relationships"]:
                     document["relationships"][name]["data"] = [
-                        {"type": resource_type, "id": str(obj.pk)} for obj in value.all()
+                        {"type": resource_type, "id": str(obj.pk)}
+                        for obj in value.all()
+                        if _in_mode(obj, self.mode)
                     ]
             if subtree:
                 children = [(obj, seen[(resource_type, str(obj.pk))]) for obj in related.values()]
                 self.included(included_class, children, subtree, context, seen)
 
 
-def _related_instances(instances: Iterable[Any], name: str) -> dict[Any, Any]:
+def _related_instances(instances: Iterable[Any], name: str, mode: str | None) -> dict[Any, Any]:
+    """The related rows of `name`, once each; a row of another mode is never included."""
     found: dict[Any, Any] = {}
     for instance in instances:
         value = getattr(instance, name)
-        if isinstance(value, Manager):
-            for obj in value.all():
+        related = value.all() if isinstance(value, Manager) else [value]
+        for obj in related:
+            if obj is not None and _in_mode(obj, mode):
                 found.setdefault(obj.pk, obj)
-        elif value is not None:
-            found.setdefault(value.pk, value)
     return found
+
+
+def _in_mode(obj: Any, mode: str | None) -> bool:
+    return mode is None or getattr(obj, "mode", mode) == mode
 
 
 class JsonApiRenderer(renderers.JSONRenderer):

@@ -1,9 +1,11 @@
 from typing import Any, ClassVar
 
+from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
+from rest_framework.exceptions import ParseError, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -32,6 +34,8 @@ class ResourceViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
     select_for_includes: ClassVar[dict[str, list[str]]] = {}
     prefetch_for_includes: ClassVar[dict[str, list[str]]] = {}
     sales_channel_actions: ClassVar[tuple[str, ...]] = ()
+    # Relationships a sales channel may read (related endpoints, include); none by default.
+    sales_channel_relationships: ClassVar[frozenset[str]] = frozenset()
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     lookup_value_regex = "[A-Za-z0-9]+"
 
@@ -55,12 +59,39 @@ class ResourceViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         queryset = self.base_queryset(mode=self.grant.mode)
         if self.action != "list" and self.action != "retrieve":
             return queryset
-        for path in (self.request.query_params.get("include") or "").split(","):
+        for path in filter(None, (self.request.query_params.get("include") or "").split(",")):
+            self._check_include(path)
             if path in self.select_for_includes:
                 queryset = queryset.select_related(*self.select_for_includes[path])
             if path in self.prefetch_for_includes:
                 queryset = queryset.prefetch_related(*self.prefetch_for_includes[path])
+            elif "." in path:
+                # A nested include: one query per level, not one per parent.
+                queryset = queryset.prefetch_related(path.replace(".", "__"))
         return queryset
+
+    def _check_include(self, path: str) -> None:
+        """Before anything is fetched for it: a path of includable relationships."""
+        self._check_sales_channel_relationship(path.split(".")[0])
+        serializer_class: Any = self.serializer_class
+        for name in path.split("."):
+            if name not in serializer_class.included_serializers:
+                raise ParseError(f"include={path}: {name} cannot be included here")
+            serializer_class = serializer_class.included_serializers[name]
+
+    def _check_sales_channel_relationship(self, name: str) -> None:
+        if self.grant.is_sales_channel and name not in self.sales_channel_relationships:
+            raise PermissionDenied(f"a sales channel may not read {name} of {self.resource_name}")
+
+    # Writes are all or nothing: a refused trigger leaves the attributes sent with it unsaved.
+
+    @transaction.atomic
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().create(request, *args, **kwargs)
+
+    @transaction.atomic
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().update(request, *args, **kwargs)
 
     def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.action != "list":
@@ -102,6 +133,7 @@ class ResourceViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
     def related(self, request: Request, *args: Any, related_field: str, **kwargs: Any) -> Response:
         _refuse_filters(request)
         rel = self._relationship(related_field)
+        self._check_sales_channel_relationship(rel.name)
         instance = self.get_object()
         serializer_class = self._related_class(rel.name)
         context = self.get_serializer_context()
@@ -119,6 +151,7 @@ class ResourceViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         self, request: Request, *args: Any, related_field: str, **kwargs: Any
     ) -> Response:
         rel = self._relationship(related_field)
+        self._check_sales_channel_relationship(rel.name)
         instance = self.get_object()
         base = request.build_absolute_uri(f"/api/{self.resource_name}/{instance.pk}")
         links = {"self": f"{base}/relationships/{rel.name}", "related": f"{base}/{rel.name}"}
@@ -127,6 +160,7 @@ class ResourceViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
             page = self.paginate_queryset(related) or []
             data: Any = [{"type": rel.resource_type, "id": str(pk)} for pk in page]
             paginated = self.get_paginated_response(data).data
+            links |= paginated["links"]
             return Response({"data": data, "meta": paginated["meta"], "links": links})
         pk = getattr(instance, f"{rel.name}_id")
         data = None if pk is None else {"type": rel.resource_type, "id": str(pk)}

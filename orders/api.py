@@ -1,12 +1,13 @@
 """The orders resource and what a client needs to build an order: markets, customers, SKUs,
 addresses, payment methods and sources, the wallet, coupons, promotions, line items."""
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.fields import SkipField
 from rest_framework.relations import PKOnlyObject
 from rest_framework.request import Request
@@ -319,6 +320,17 @@ ORDER_FIELDS += ("id", "created_at", "updated_at", "reference", "reference_origi
 class OrderViewSet(ResourceViewSet):
     serializer_class = OrderSerializer
     sales_channel_actions = ("retrieve", "create", "partial_update", "related", "relationship")
+    sales_channel_relationships = frozenset(
+        {
+            "market",
+            "customer",
+            "shipping_address",
+            "billing_address",
+            "payment_method",
+            "payment_source",
+            "line_items",
+        }
+    )
     filter_fields = {
         **{name: name for name in ORDER_FIELDS},
         "market_code": "market__code",
@@ -360,6 +372,8 @@ class OrderViewSet(ResourceViewSet):
     def perform_create(self, serializer: OrderSerializer) -> None:  # type: ignore[override]
         data = dict(serializer.validated_data)
         market = data.pop("market", None) or self._scope_market()
+        if self.grant.is_sales_channel and market.code not in self.grant.markets:
+            raise serializers.ValidationError({"market": ["is not a market of your scope"]})
         order = services.order_create(
             market=market,
             customer_email=data.pop("customer_email", ""),
@@ -384,6 +398,9 @@ class OrderViewSet(ResourceViewSet):
     def perform_update(self, serializer: OrderSerializer) -> None:  # type: ignore[override]
         data = dict(serializer.validated_data)
         order, actor = serializer.instance, actor_of(self.request)
+        refused = [t for t in ORDER_TRIGGERS if data.get(t) and t != "_place"]
+        if self.grant.is_sales_channel and refused:
+            raise PermissionDenied(f"a sales channel may not send {refused[0]}")
         changes = {
             k: v
             for k, v in data.items()
@@ -413,6 +430,7 @@ ORDER_ACTIONS = {
 class LineItemViewSet(ResourceViewSet):
     serializer_class = LineItemSerializer
     sales_channel_actions = ("retrieve", "create", "partial_update", "destroy")
+    sales_channel_relationships = frozenset({"order", "sku"})
     filter_fields = {
         **{n: n for n in ("id", "item_type", "sku_code", "name", "quantity", "created_at")},
         "order_id": "order__id",
@@ -467,13 +485,23 @@ class ReadOnlyResourceViewSet(ResourceViewSet):
     http_method_names = ["get", "head", "options"]
     model: type[Any]
     sales_channel_actions = READ
+    # The path to the market code of a market-bound resource: a sales channel sees its own.
+    market_path: ClassVar[str | None] = None
 
     def base_queryset(self, *, mode: str) -> QuerySet[Any]:
-        return self.model.objects.filter(mode=mode)  # type: ignore[no-any-return]
+        queryset = self.model.objects.filter(mode=mode)
+        if self.grant.is_sales_channel and self.market_path:
+            queryset = queryset.filter(**{f"{self.market_path}__in": self.grant.markets})
+        return queryset  # type: ignore[no-any-return]
 
 
 def read_only_viewset(
-    model: type[Any], serializer: type[ResourceSerializer], *, fields: tuple[str, ...]
+    model: type[Any],
+    serializer: type[ResourceSerializer],
+    *,
+    fields: tuple[str, ...],
+    market_path: str | None = None,
+    sales_channel_actions: tuple[str, ...] = READ,
 ) -> type[ReadOnlyResourceViewSet]:
     names = {name: name for name in ("id", "created_at", "updated_at", "reference", *fields)}
     return type(
@@ -484,15 +512,25 @@ def read_only_viewset(
             "serializer_class": serializer,
             "filter_fields": names,
             "sort_fields": names,
+            "market_path": market_path,
+            "sales_channel_actions": sales_channel_actions,
         },
     )
 
 
-MarketViewSet = read_only_viewset(Market, MarketSerializer, fields=("code", "name"))
-CustomerViewSet = read_only_viewset(Customer, CustomerSerializer, fields=("email",))
+MarketViewSet = read_only_viewset(
+    Market, MarketSerializer, fields=("code", "name"), market_path="code"
+)
+# Customers and wallets are not a sales channel's to browse.
+CustomerViewSet = read_only_viewset(
+    Customer, CustomerSerializer, fields=("email",), sales_channel_actions=()
+)
 SkuViewSet = read_only_viewset(Sku, SkuSerializer, fields=("code", "name", "stock_quantity"))
 PaymentMethodViewSet = read_only_viewset(
-    PaymentMethod, PaymentMethodSerializer, fields=("name", "payment_source_type")
+    PaymentMethod,
+    PaymentMethodSerializer,
+    fields=("name", "payment_source_type"),
+    market_path="market__code",
 )
 
 
@@ -502,7 +540,7 @@ class PaymentSourceViewSet(ReadOnlyResourceViewSet):
     model = PaymentSource
     serializer_class = PaymentSourceSerializer
     http_method_names = ["get", "post", "head", "options"]
-    sales_channel_actions = (*READ, "create")
+    sales_channel_actions = ("retrieve", "create")
     filter_fields = {n: n for n in ("id", "created_at", "reference", "payment_source_type")}
     sort_fields = filter_fields
 
@@ -513,10 +551,17 @@ class PaymentSourceViewSet(ReadOnlyResourceViewSet):
 
 
 CustomerPaymentSourceViewSet = read_only_viewset(
-    CustomerPaymentSource, CustomerPaymentSourceSerializer, fields=()
+    CustomerPaymentSource, CustomerPaymentSourceSerializer, fields=(), sales_channel_actions=()
 )
-CouponViewSet = read_only_viewset(Coupon, CouponSerializer, fields=("code", "usage_count"))
-PromotionViewSet = read_only_viewset(Promotion, PromotionSerializer, fields=("name", "kind"))
+CouponViewSet = read_only_viewset(
+    Coupon,
+    CouponSerializer,
+    fields=("code", "usage_count"),
+    market_path="promotion__market__code",
+)
+PromotionViewSet = read_only_viewset(
+    Promotion, PromotionSerializer, fields=("name", "kind"), market_path="market__code"
+)
 
 
 class AddressViewSet(ResourceViewSet):

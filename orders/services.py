@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Case, F, IntegerField, Value, When
+from django.db.models import Case, F, IntegerField, ProtectedError, Value, When
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
@@ -170,6 +170,9 @@ def _check_same_mode(order: Order, changes: dict[str, Any]) -> None:
     for field, value in changes.items():
         if isinstance(value, related) and value.mode != order.mode:
             raise OrderInvalid({field: [f"{field} {value.pk} does not exist"]})
+    source = changes.get("payment_source")
+    if isinstance(source, PaymentSource) and source.customer_id not in (None, order.customer_id):
+        raise OrderInvalid({"payment_source": ["the payment source belongs to another customer"]})
     method = changes.get("payment_method")
     if isinstance(method, PaymentMethod) and method.market_id != order.market_id:
         raise OrderInvalid({"payment_method": ["the payment method is for another market"]})
@@ -428,4 +431,10 @@ def order_delete(*, order: Order, actor: Actor = SYSTEM) -> None:
     event_record(
         name="orders.destroy", resource=order, actor=actor, payload={"number": order.number}
     )
-    order.delete()
+    try:
+        with transaction.atomic():
+            order.delete()
+    except ProtectedError:
+        raise OrderNotEditable(
+            "the order has copies or subscriptions made from it: archive it instead"
+        ) from None
