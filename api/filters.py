@@ -4,11 +4,13 @@ FILTER_NOT_ALLOWED: a filter is never silently ignored."""
 
 import json
 import re
+from datetime import UTC
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import connection, models
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from rest_framework.filters import BaseFilterBackend
 from rest_framework.request import Request
 
@@ -134,6 +136,8 @@ def _value(field: models.Field[Any, Any], raw: str, key: str) -> Any:
         value = field.to_python(raw)
         if isinstance(field, models.DateTimeField | models.DateField) and value is None:
             raise ValidationError("empty")
+        if isinstance(field, models.DateTimeField) and timezone.is_naive(value):
+            value = value.replace(tzinfo=UTC)  # times without an offset are UTC, as ours
         return value
     except ValidationError:
         raise FilterNotAllowed(
