@@ -418,8 +418,35 @@ def order_copy_recover_lost(*, max_attempts: int | None = None) -> dict[str, lis
             )
             done[outcome].append(lost.pk)
             logger.warning("order copy %s was lost by its worker: %s", lost.pk, outcome)
+        orphans = _orphaned_copies(besides=done["requeued"])
+        for orphan in orphans:
+            event_record(name="order_copies.recover", resource=orphan, payload={"orphan": True})
+            logger.warning("order copy %s was pending without a job: queued again", orphan.pk)
+        done["requeued"] += [orphan.pk for orphan in orphans]
         _enqueue(OrderCopy(pk=pk) for pk in done["requeued"])
     return done
+
+
+def _orphaned_copies(*, besides: list[str]) -> list[OrderCopy]:
+    """Pending copies with no job waiting to run them: their job was taken by a worker that
+    died before it claimed the copy. A second job for a copy is harmless (the claim is
+    exclusive), so no clock is needed to tell them apart."""
+    from django_tasks_db.models import DBTaskResult
+
+    from ordercopies.tasks import EXECUTE_TASK_PATH
+
+    if settings.TASKS["default"]["BACKEND"] != "django_tasks_db.DatabaseBackend":
+        return []
+    waiting = DBTaskResult.objects.filter(task_path=EXECUTE_TASK_PATH, status="READY")
+    queued = {
+        (job.get("args") or [None])[0] for job in waiting.values_list("args_kwargs", flat=True)
+    }
+    pending = (
+        OrderCopy.objects.select_for_update(skip_locked=True)
+        .filter(status=OrderCopy.Status.PENDING)
+        .exclude(pk__in=besides)
+    )
+    return [copy for copy in pending.only("pk", "mode") if copy.pk not in queued]
 
 
 def _lost_copies() -> QuerySet[OrderCopy]:

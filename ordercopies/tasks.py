@@ -9,6 +9,7 @@ from django.utils import timezone
 from ordercopies import services
 
 RECOVERY_TASK_PATH = "ordercopies.tasks.order_copy_recovery_task"
+EXECUTE_TASK_PATH = "ordercopies.tasks.order_copy_execute_task"
 
 
 @task()

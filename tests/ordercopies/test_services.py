@@ -1124,3 +1124,17 @@ def test_the_lost_worker_limit_counts_from_the_last_retry(failed_copy, settings)
     stored = fresh(failed_copy)
     assert (stored.status, stored.attempts, stored.lost_runs) == (Status.ABORTED, 3, 1)
     assert "lost 2 times" in stored.errors_log["base"][0]
+
+
+def test_a_pending_copy_whose_job_was_lost_is_queued_again(make_order):
+    order_copy = services.order_copy_create(source_order=make_order(), mode="test")
+    # Its worker took the job, then died before it claimed the copy.
+    DBTaskResult.objects.filter(args_kwargs__args=[order_copy.pk]).update(status="RUNNING")
+
+    done = services.order_copy_recover_lost()
+
+    assert done == {"requeued": [order_copy.pk], "aborted": []}
+    waiting = DBTaskResult.objects.filter(status="READY", args_kwargs__args=[order_copy.pk])
+    assert waiting.count() == 1
+    assert services.order_copy_recover_lost() == {"requeued": [], "aborted": []}
+    assert services.order_copy_execute(order_copy_id=order_copy.pk).status == Status.COMPLETED
