@@ -11,9 +11,8 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from ordercopies.exceptions import CopyNotDeletable, OrderCopyError
-from orders.exceptions import OrderError
-from subscriptions.exceptions import OrderSubscriptionError
+from core.errors import DomainError
+from ordercopies.exceptions import CopyNotDeletable
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +101,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             [error_object(title="Locked", detail=exc.message, code="LOCKED", status_code=423)],
             423,
         )
-    if isinstance(exc, OrderError | OrderCopyError | OrderSubscriptionError):
+    if isinstance(exc, DomainError):
         return validation_response(exc.errors, relationships=relationships)
     if isinstance(exc, exceptions.ValidationError):
         return validation_response(exc.detail, relationships=relationships)

@@ -48,7 +48,7 @@ class DocumentBuilder:
         pk = str(instance.pk)
         url = f"{self.base}/{resource_type}/{pk}"
         relationships = serializer_class.relationships()
-        related_names = {rel.name for rel in relationships}
+        related_names = serializer_class.relationship_names()
         sparse = self.sparse(resource_type)
         document: dict[str, Any] = {
             "id": pk,

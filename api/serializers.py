@@ -27,6 +27,9 @@ class ResourceSerializer(jsonapi.ModelSerializer):
     ask for."""
 
     included_serializers: ClassVar[dict[str, Any]] = {}
+    # Trigger attributes (`_place`, `_retry`, ...): write-only, one a request, on updates only.
+    triggers: ClassVar[tuple[str, ...]] = ()
+    triggers_noun: ClassVar[str] = "resources"
 
     metadata = serializers.JSONField(required=False)
     reference = serializers.CharField(required=False, allow_blank=True, max_length=255)
@@ -70,6 +73,17 @@ class ResourceSerializer(jsonapi.ModelSerializer):
             self.__dict__["_reading_plan_cache"] = plan
         return plan
 
+    def triggers_sent(self, attrs: dict[str, Any]) -> list[str]:
+        """The triggers of this request; refused on create and when more than one."""
+        sent = [name for name in self.triggers if attrs.get(name)]
+        if self.instance is None and sent:
+            raise serializers.ValidationError(
+                {"base": [f"triggers apply to existing {self.triggers_noun}"]}
+            )
+        if len(sent) > 1:
+            raise serializers.ValidationError({"base": ["send one trigger at a time"]})
+        return sent
+
     def validate_metadata(self, value: Any) -> Any:
         if not isinstance(value, dict):
             raise serializers.ValidationError("metadata must be an object")
@@ -82,6 +96,10 @@ class ResourceSerializer(jsonapi.ModelSerializer):
     @classmethod
     def relationships(cls) -> tuple[Relationship, ...]:
         return _relationships_of(cls)  # type: ignore[arg-type]
+
+    @classmethod
+    def relationship_names(cls) -> frozenset[str]:
+        return _relationship_names_of(cls)  # type: ignore[arg-type]
 
 
 def _datetime(value: Any) -> str:
@@ -138,3 +156,8 @@ def _relationships_of(serializer_class: type[ResourceSerializer]) -> tuple[Relat
         elif isinstance(field, ToMany):
             found.append(Relationship(name, field.resource_type, many=True))
     return tuple(found)
+
+
+@cache
+def _relationship_names_of(serializer_class: type[ResourceSerializer]) -> frozenset[str]:
+    return frozenset(rel.name for rel in _relationships_of(serializer_class))  # type: ignore[arg-type]

@@ -45,7 +45,7 @@ class ResourceViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
 
     @property
     def relationship_names(self) -> frozenset[str]:
-        return frozenset(rel.name for rel in self.serializer_class.relationships())
+        return self.serializer_class.relationship_names()
 
     @property
     def grant(self) -> AccessToken:

@@ -28,7 +28,7 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.db import connection  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 from django_tasks_db.models import DBTaskResult  # noqa: E402
 
 from ordercopies import services  # noqa: E402
@@ -140,16 +140,10 @@ BASELINE_SQL = [
 
 def run_baseline(run: int) -> float:
     started = time.perf_counter()
-    with connection.cursor() as cursor, _atomic():
+    with connection.cursor() as cursor, transaction.atomic():
         for statement in BASELINE_SQL:
             cursor.execute(statement, {"source": SOURCE, "run": run})
     return time.perf_counter() - started
-
-
-def _atomic():  # type: ignore[no-untyped-def]
-    from django.db import transaction
-
-    return transaction.atomic()
 
 
 def run_in_process(ids: list[str], options: dict[str, bool]) -> float:

@@ -59,18 +59,16 @@ class OrderCopySerializer(ResourceSerializer):
             "attempts",
         ]
 
+    triggers = TRIGGERS
+    triggers_noun = "copies"
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if self.instance is None:
-            if any(attrs.get(trigger) for trigger in TRIGGERS):
-                raise serializers.ValidationError({"base": ["triggers apply to existing copies"]})
-            return attrs
         fixed = sorted({"source_order", *OrderCopy.OPTIONS} & set(attrs))
-        if fixed:
+        if self.instance is not None and fixed:
             raise serializers.ValidationError(
                 {name: ["cannot be changed once the copy exists"] for name in fixed}
             )
-        if sum(bool(attrs.get(trigger)) for trigger in TRIGGERS) > 1:
-            raise serializers.ValidationError({"base": ["send one trigger at a time"]})
+        self.triggers_sent(attrs)
         return attrs
 
 

@@ -6,6 +6,7 @@ caller decides whether they fail the copy.
 """
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.db.models import Prefetch
@@ -14,7 +15,7 @@ from django.utils import timezone
 from core.actors import Actor
 from events.services import event_record
 from ordercopies.models import OrderCopy
-from orders.models import Address, Coupon, CustomerPaymentSource, LineItem, Order
+from orders.models import Address, Coupon, CustomerPaymentSource, LineItem, Order, Sku
 from orders.pricing import discount_lines_build, totals_compute
 from orders.selectors import coupon_find, sku_prices_in
 from orders.services import order_number_next
@@ -121,24 +122,37 @@ def _coupon_copy(
     return None
 
 
+def quantities_by_sku(sku_lines: Iterable[LineItem]) -> dict[str, int]:
+    """The quantity of each SKU over all the lines that order it."""
+    wanted: dict[str, int] = defaultdict(int)
+    for line in sku_lines:
+        wanted[str(line.sku_id)] += line.quantity
+    return dict(wanted)
+
+
+def sku_unavailable(sku: Sku, *, wanted: int) -> str | None:
+    """Why a copy cannot order `wanted` of the SKU now, or None (dry runs show the same)."""
+    if not sku.enabled:
+        return f"SKU {sku.code} is disabled"
+    if sku.stock_quantity < wanted:
+        return f"SKU {sku.code} is out of stock"
+    return None
+
+
 def _sku_lines_copy(*, source: Order, target: Order, errors: Errors) -> list[LineItem]:
     """Every SKU line with its quantity at the market's current price. Disabled, out-of-stock
     and unpriced SKUs are errors and are left out."""
     sku_lines = [line for line in source.line_items.all() if line.item_type == "skus"]
-    sku_ids = [str(line.sku_id) for line in sku_lines]
-    prices = sku_prices_in(market=source.market, sku_ids=sku_ids)
-    wanted: dict[str, int] = defaultdict(int)
-    for sku_id, line in zip(sku_ids, sku_lines, strict=True):
-        wanted[sku_id] += line.quantity
+    wanted = quantities_by_sku(sku_lines)
+    prices = sku_prices_in(market=source.market, sku_ids=list(wanted))
     copies = []
     for line in sku_lines:
         sku = line.sku
         assert sku is not None  # noqa: S101 (a database constraint)
         price = prices.get(sku.pk)
-        if not sku.enabled:
-            errors["line_items"].append(f"SKU {sku.code} is disabled")
-        elif sku.stock_quantity < wanted[sku.pk]:
-            errors["line_items"].append(f"SKU {sku.code} is out of stock")
+        problem = sku_unavailable(sku, wanted=wanted[sku.pk])
+        if problem is not None:
+            errors["line_items"].append(problem)
         elif price is None:
             errors["line_items"].append(
                 f"SKU {sku.code} has no price in market {source.market.code}"

@@ -1,17 +1,16 @@
 """Domain errors of order copies, turned into API errors, admin messages or exit statuses."""
 
+from core.errors import DomainError
 
-class OrderCopyError(Exception):
+
+class OrderCopyError(DomainError):
     code = "VALIDATION_ERROR"
     key = "base"
 
     def __init__(self, message: str) -> None:
         self.message = message
+        self.errors = {self.key: [message]}
         super().__init__(message)
-
-    @property
-    def errors(self) -> dict[str, list[str]]:
-        return {self.key: [self.message]}
 
 
 class SourceOrderNotFound(OrderCopyError):

@@ -8,6 +8,7 @@ from datetime import datetime
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
+from ordercopies.copying import quantities_by_sku, sku_unavailable
 from ordercopies.models import OrderCopy
 from orders.models import Coupon, CustomerPaymentSource, LineItem, Order
 
@@ -104,20 +105,11 @@ def copy_problems(
 
 
 def _line_problems(lines: list[LineItem]) -> list[str]:
-    wanted: Counter[str] = Counter()
-    for line in lines:
-        wanted[line.sku_id] += line.quantity  # type: ignore[index]
-    found = []
-    for line in lines:
-        sku = line.sku
-        quantity = wanted.pop(sku.pk, None) if sku is not None else None
-        if sku is None or quantity is None:
-            continue
-        if not sku.enabled:
-            found.append(f"SKU {sku.code} is disabled")
-        elif sku.stock_quantity < quantity:
-            found.append(f"SKU {sku.code} is out of stock")
-    return found
+    """One problem per unavailable SKU, by the rule the copy itself applies."""
+    wanted = quantities_by_sku(lines)
+    skus = {line.sku.pk: line.sku for line in lines if line.sku is not None}
+    problems = (sku_unavailable(sku, wanted=wanted[pk]) for pk, sku in skus.items())
+    return [problem for problem in problems if problem is not None]
 
 
 # What each trigger accepts, for the previews of the admin's confirmation pages. The services

@@ -123,23 +123,27 @@ def order_copy_create_many(
         )
         for copy in copies
     )
-    _enqueue(copies)
+    _enqueue([copy.pk for copy in copies])
     return copies
 
 
-def _enqueue(copies: Iterable[OrderCopy]) -> None:
+def _jobs_in_database() -> bool:
+    return bool(settings.TASKS["default"]["BACKEND"] == "django_tasks_db.DatabaseBackend")
+
+
+def _enqueue(copy_ids: Iterable[str]) -> None:
     # Imported here: tasks import this module.
     from ordercopies.tasks import order_copy_execute_task, order_copy_recovery_schedule
 
     # With the database backend the job rows are part of this transaction: a copy is never
     # committed without its job, nor a job without its copy. Other backends run jobs elsewhere
     # (or at once), so they must only see committed copies.
-    in_transaction = settings.TASKS["default"]["BACKEND"] == "django_tasks_db.DatabaseBackend"
-    for copy in copies:
+    in_transaction = _jobs_in_database()
+    for copy_id in copy_ids:
         if in_transaction:
-            order_copy_execute_task.enqueue(copy.pk)
+            order_copy_execute_task.enqueue(copy_id)
         else:
-            transaction.on_commit(partial(order_copy_execute_task.enqueue, copy.pk))
+            transaction.on_commit(partial(order_copy_execute_task.enqueue, copy_id))
     if in_transaction:
         order_copy_recovery_schedule()
 
@@ -198,13 +202,8 @@ def order_copy_run(*, order_copy: OrderCopy, actor: Actor = SYSTEM) -> OrderCopy
 @transaction.atomic
 def _run_locked(*, order_copy: OrderCopy, actor: Actor) -> OrderCopy | None:
     # The row lock is held to the end of this transaction: it is what tells the recovery
-    # sweep that the copy has a live worker. attempts is the claim: a copy that the sweep
-    # released (and someone else may run) in the meantime is left alone.
-    locked = (
-        OrderCopy.objects.select_for_update()
-        .filter(pk=order_copy.pk, status=OrderCopy.Status.IN_PROGRESS, attempts=order_copy.attempts)
-        .first()
-    )
+    # sweep that the copy has a live worker.
+    locked = _lock_claimed(order_copy)
     if locked is None:
         logger.warning("order copy %s was taken from this worker; leaving it", order_copy.pk)
         return None
@@ -305,16 +304,20 @@ def _fail_unexpected(order_copy: OrderCopy, exc: BaseException, what: str) -> Or
     _drop_broken_connection()
     message = f"{what}; the worker log has the details under incident {incident}"
     with transaction.atomic():
-        locked = (
-            OrderCopy.objects.select_for_update()
-            .filter(
-                pk=order_copy.pk, status=OrderCopy.Status.IN_PROGRESS, attempts=order_copy.attempts
-            )
-            .first()
-        )
+        locked = _lock_claimed(order_copy)
         if locked is None:
             return None
         return _end(locked, actor=SYSTEM, errors={"base": [message]})
+
+
+def _lock_claimed(order_copy: OrderCopy) -> OrderCopy | None:
+    """The copy's row, locked, if it is still this claim's: in progress with the attempt number
+    it was claimed with. None when the sweep released it (someone else may run it now)."""
+    return (
+        OrderCopy.objects.select_for_update()
+        .filter(pk=order_copy.pk, status=OrderCopy.Status.IN_PROGRESS, attempts=order_copy.attempts)
+        .first()
+    )
 
 
 @transaction.atomic
@@ -345,7 +348,7 @@ def order_copy_retry(*, order_copy: OrderCopy, actor: Actor = SYSTEM) -> OrderCo
         actor=actor,
         payload={"previous_errors": previous},
     )
-    _enqueue([locked])
+    _enqueue([locked.pk])
     return locked
 
 
@@ -370,7 +373,7 @@ def order_copy_launch(*, order_copy: OrderCopy, actor: Actor = SYSTEM) -> OrderC
     if locked.status != OrderCopy.Status.PENDING:
         raise CopyNotLaunchable(f"only pending copies can be launched; this one is {locked.status}")
     event_record(name="order_copies.launch", resource=locked, actor=actor)
-    _enqueue([locked])
+    _enqueue([locked.pk])
     return locked
 
 
@@ -423,7 +426,7 @@ def order_copy_recover_lost(*, max_attempts: int | None = None) -> dict[str, lis
             event_record(name="order_copies.recover", resource=orphan, payload={"orphan": True})
             logger.warning("order copy %s was pending without a job: queued again", orphan.pk)
         done["requeued"] += [orphan.pk for orphan in orphans]
-        _enqueue(OrderCopy(pk=pk) for pk in done["requeued"])
+        _enqueue(done["requeued"])
     return done
 
 
@@ -435,7 +438,7 @@ def _orphaned_copies(*, besides: list[str]) -> list[OrderCopy]:
 
     from ordercopies.tasks import EXECUTE_TASK_PATH
 
-    if settings.TASKS["default"]["BACKEND"] != "django_tasks_db.DatabaseBackend":
+    if not _jobs_in_database():
         return []
     waiting = DBTaskResult.objects.filter(task_path=EXECUTE_TASK_PATH, status="READY")
     queued = {

@@ -294,13 +294,13 @@ class OrderSerializer(OrderAmounts):  # type: ignore[valid-type, misc]
         ]
         read_only_fields = ["number", "status", "payment_status", "fulfillment_status"]
 
+    triggers = ORDER_TRIGGERS
+    triggers_noun = "orders"
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if self.instance is None and any(attrs.get(t) for t in ORDER_TRIGGERS):
-            raise serializers.ValidationError({"base": ["triggers apply to existing orders"]})
         if self.instance is not None and "market" in attrs:
             raise serializers.ValidationError({"market": ["cannot be changed"]})
-        if sum(bool(attrs.get(t)) for t in ORDER_TRIGGERS) > 1:
-            raise serializers.ValidationError({"base": ["send one trigger at a time"]})
+        self.triggers_sent(attrs)
         return attrs
 
 

@@ -1,8 +1,10 @@
 """Domain errors of orders. Each carries `errors`: attribute → messages, the shape of an order
 copy's errors_log and of JSON:API validation errors, so every edge can report it as it is."""
 
+from core.errors import DomainError
 
-class OrderError(Exception):
+
+class OrderError(DomainError):
     default_key = "base"
 
     def __init__(self, errors: dict[str, list[str]] | str) -> None:

@@ -17,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from core.actors import Actor
+from core.admin_actions import service_each
 from events.selectors import event_list_for
 from subscriptions import selectors, services
 from subscriptions.exceptions import OrderSubscriptionError
@@ -226,23 +227,23 @@ class OrderSubscriptionAdmin(admin.ModelAdmin[OrderSubscription]):
         done: str,
     ) -> None:
         """One service call (and transaction) per subscription: a refusal leaves others done."""
-        actor = Actor.user(request.user)
-        succeeded, refusals = 0, []
-        for subscription in queryset.order_by("created_at", "pk"):
-            try:
-                service(subscription=subscription, actor=actor)
-            except OrderSubscriptionError as exc:
-                refusals.append(f"{subscription} was not {done}: {exc.message}")
-            else:
-                succeeded += 1
-                if done != "deleted":
-                    self.log_change(request, subscription, f"{done.capitalize()} it.")
-        if succeeded:
-            noun = "subscription" if succeeded == 1 else "subscriptions"
-            message = f"{done.capitalize()} {succeeded} {noun}."
+        subscriptions, refusals = service_each(
+            request,
+            queryset.order_by("created_at", "pk"),
+            call=lambda subscription, actor: service(subscription=subscription, actor=actor),
+            refused=OrderSubscriptionError,
+        )
+        if done != "deleted":
+            for subscription in subscriptions:
+                self.log_change(request, subscription, f"{done.capitalize()} it.")
+        if subscriptions:
+            noun = "subscription" if len(subscriptions) == 1 else "subscriptions"
+            message = f"{done.capitalize()} {len(subscriptions)} {noun}."
             self.message_user(request, message, messages.SUCCESS)
-        for refusal in refusals:
-            self.message_user(request, refusal, messages.ERROR)
+        for subscription, error in refusals:
+            self.message_user(
+                request, f"{subscription} was not {done}: {error.message}", messages.ERROR
+            )
 
     def has_activate_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("subscriptions.activate_ordersubscription")

@@ -98,11 +98,12 @@ class OrderSubscriptionSerializer(ResourceSerializer):
         read_only_fields = READ_ONLY
         extra_kwargs = {"frequency": {"required": True}}
 
+    triggers = (*TRIGGERS, "_run")
+    triggers_noun = "subscriptions"
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        triggers = [name for name in (*TRIGGERS, "_run") if attrs.get(name)]
+        self.triggers_sent(attrs)
         if self.instance is None:
-            if triggers:
-                raise serializers.ValidationError({"base": ["triggers apply to existing ones"]})
             market, source = attrs.get("market"), attrs["source_order"]
             if market is not None and market.pk != source.market_id:
                 raise serializers.ValidationError({"market": ["must be the source order's"]})
@@ -110,8 +111,6 @@ class OrderSubscriptionSerializer(ResourceSerializer):
             raise serializers.ValidationError(
                 {name: ["cannot be changed"] for name in {"source_order", "market"} & set(attrs)}
             )
-        if len(triggers) > 1:
-            raise serializers.ValidationError({"base": ["send one trigger at a time"]})
         return attrs
 
 

@@ -4,8 +4,10 @@ Each carries `errors` (attribute → messages, the shape of JSON:API validation 
 pointer) and `message` (all of them in one line), as ordercopies/exceptions.py does.
 """
 
+from core.errors import DomainError
 
-class OrderSubscriptionError(Exception):
+
+class OrderSubscriptionError(DomainError):
     code = "VALIDATION_ERROR"
     key = "base"
 

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from core.actors import Actor
+from core.admin_actions import service_each
 from ordercopies import selectors, services
 from ordercopies.admin.displays import order_link, status_badge
 from ordercopies.exceptions import OrderCopyError
@@ -87,20 +87,20 @@ def trigger_run(
     trigger: Trigger,
 ) -> None:
     """One service call (and transaction) per copy: a refusal leaves the others done."""
-    actor = Actor.user(request.user)
-    done, refusals = 0, []
-    for order_copy in queryset.order_by("created_at", "pk"):
-        try:
-            trigger.service(order_copy=order_copy, actor=actor)
-        except OrderCopyError as error:
-            refusals.append(
-                f"Copy {order_copy.pk} of order #{order_copy.source_order.number} was not "
-                f"{trigger.done}: {error.message}"
-            )
-        else:
-            done += 1
-            model_admin.log_change(request, order_copy, f"{trigger.done.capitalize()} the copy.")
-    _report(model_admin, request, trigger=trigger, done=done, refusals=refusals)
+    copies, refused = service_each(
+        request,
+        queryset.order_by("created_at", "pk"),
+        call=lambda order_copy, actor: trigger.service(order_copy=order_copy, actor=actor),
+        refused=OrderCopyError,
+    )
+    for order_copy in copies:
+        model_admin.log_change(request, order_copy, f"{trigger.done.capitalize()} the copy.")
+    refusals = [
+        f"Copy {order_copy.pk} of order #{order_copy.source_order.number} was not "
+        f"{trigger.done}: {error.message}"
+        for order_copy, error in refused
+    ]
+    _report(model_admin, request, trigger=trigger, done=len(copies), refusals=refusals)
 
 
 def _report(

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from core.actors import Actor
+from core.admin_actions import service_each
 from events.selectors import event_list_for
 from orders import services as order_services
 from orders.admin.markets import MarketChoiceField, MarketListFilter
@@ -308,24 +309,22 @@ class OrderAdmin(admin.ModelAdmin[Order]):
         done: str,
     ) -> None:
         """One service call (and transaction) per order: a refusal leaves the others done."""
-        actor = Actor.user(request.user)
-        succeeded = 0
-        refusals = []
-        for order in queryset.order_by("created_at", "pk"):
-            try:
-                service(order=order, actor=actor)
-            except OrderError as exc:
-                refusals.append(f"Order {order} was not {done}: {errors_text(exc)}")
-            else:
-                succeeded += 1
-                self.log_change(request, order, f"{done.capitalize()} the order.")
-        if succeeded:
-            plural = "order" if succeeded == 1 else "orders"
+        orders, refusals = service_each(
+            request,
+            queryset.order_by("created_at", "pk"),
+            call=lambda order, actor: service(order=order, actor=actor),
+            refused=OrderError,
+        )
+        for order in orders:
+            self.log_change(request, order, f"{done.capitalize()} the order.")
+        if orders:
+            plural = "order" if len(orders) == 1 else "orders"
             self.message_user(
-                request, f"{done.capitalize()} {succeeded} {plural}.", messages.SUCCESS
+                request, f"{done.capitalize()} {len(orders)} {plural}.", messages.SUCCESS
             )
-        for refusal in refusals:
-            self.message_user(request, refusal, messages.ERROR)
+        for order, error in refusals:
+            message = f"Order {order} was not {done}: {errors_text(error)}"
+            self.message_user(request, message, messages.ERROR)
 
     def has_place_permission(self, request: HttpRequest) -> bool:
         return self._has_order_permission(request, "place_order")
