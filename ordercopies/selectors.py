@@ -4,9 +4,11 @@ meet (for dry runs), each in a bounded number of queries."""
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Count, QuerySet
 from django.utils import timezone
+from django_fsm import can_proceed
 
 from ordercopies.copying import quantities_by_sku, sku_unavailable
 from ordercopies.models import OrderCopy
@@ -31,6 +33,44 @@ def order_copy_top_errors(*, ids: Sequence[str], limit: int = 5) -> list[tuple[s
         for key, messages in (errors_log or {}).items():
             counter.update(f"{key}: {message}" for message in messages)
     return counter.most_common(limit)
+
+
+def order_copy_outcomes(*, ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Each copy's status, source order (id and number), target order and errors, in the
+    order of `ids`, in one query."""
+    rows = OrderCopy.objects.filter(pk__in=ids).values_list(
+        "id", "status", "source_order_id", "source_order__number", "target_order_id", "errors_log"
+    )
+    by_id = {
+        row[0]: {
+            "id": row[0],
+            "status": row[1],
+            "source_order": row[2],
+            "source_order_number": row[3],
+            "target_order": row[4],
+            "errors": row[5] or {},
+        }
+        for row in rows
+    }
+    return [by_id[pk] for pk in ids if pk in by_id]
+
+
+def order_copy_select(
+    *,
+    mode: str,
+    ids: Sequence[str] = (),
+    status: str | None = None,
+    created_since: datetime | None = None,
+) -> QuerySet[OrderCopy]:
+    """Copies of a mode, oldest first, with their source orders: by id, status and age."""
+    copies = OrderCopy.objects.filter(mode=mode).select_related("source_order")
+    if ids:
+        copies = copies.filter(pk__in=ids)
+    if status:
+        copies = copies.filter(status=status)
+    if created_since:
+        copies = copies.filter(created_at__gte=created_since)
+    return copies.order_by("created_at", "id")
 
 
 def source_orders_select(
@@ -128,7 +168,12 @@ TRIGGER_RULES = {
 
 def order_copy_trigger_refusal(*, order_copy: OrderCopy, trigger: str) -> str | None:
     """Why `trigger` ("launch", "retry" or "abort") would refuse the copy as it is now, or None."""
-    if order_copy.status in TRIGGER_SOURCES[trigger]:
+    if trigger == "retry":
+        # order_copy_retry refuses exactly what the model's transition refuses.
+        allowed = can_proceed(order_copy.retry)
+    else:
+        allowed = order_copy.status in TRIGGER_SOURCES[trigger]
+    if allowed:
         return None
     return f"{TRIGGER_RULES[trigger]}; this one is {order_copy.status}"
 

@@ -195,11 +195,11 @@ def test_make_run_prints_its_banner_once_everything_answers_and_ctrl_c_stops_all
 ) -> None:
     text = product.text()
     # The banner comes after the worker and the scheduler said they started, and after the
-    # web server answered /healthz.
+    # web server answered its home page.
     banner = text.index(BANNER)
     assert text.index("Starting worker") < banner
     assert text.index("Scheduler started") < banner
-    assert text.index("GET /healthz") < banner
+    assert text.index("GET / HTTP") < banner
     assert text.count(BANNER) == 1
     # Each log line once (Django's own handler and ours used to print django.* twice).
     worker_start = [line for line in text.splitlines() if "Starting worker" in line]

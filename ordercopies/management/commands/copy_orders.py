@@ -4,7 +4,7 @@ from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.dateparse import parse_date, parse_datetime
 
 from core.actors import Actor
@@ -12,10 +12,20 @@ from core.models import Mode
 from ordercopies import selectors, services
 from ordercopies.exceptions import OrderCopyError
 from ordercopies.models import OrderCopy
-from ordercopies.progress import copies_run_here, copies_summary, copies_wait
+from ordercopies.progress import CopiesCommand, copies_counted, counted
 from orders.models import Order
 
 ACTOR = Actor(kind="system", label="copy_orders command")
+
+COPY_FLAGS = {
+    "--place-target-order": "place each new order (default: it stays a draft)",
+    "--cancel-source-order": "cancel each source order (default: it is left as it is)",
+    "--apply-promotions": "compute the discounts again (default: the source's are kept)",
+    "--skip-errors": "complete a copy despite errors once its new order exists (default: any "
+    "error fails the copy and leaves nothing behind)",
+    "--ignore-invalid-coupon": "copy without a coupon that is no longer valid (default: an "
+    "invalid coupon fails the copy)",
+}
 
 
 def parse_moment(value: str, *, option: str) -> datetime:
@@ -33,59 +43,82 @@ def parse_moment(value: str, *, option: str) -> datetime:
 
 
 def read_ids(path: str) -> list[str]:
-    """Order ids from a file: one a line, or a CSV whose header has an `id` column."""
+    """Order ids from a file: one a line (lines starting with # are comments), or a CSV whose
+    header has an `id` column."""
+    rows = [row for row in _read_text(path).splitlines() if row.strip()]
+    if rows and ("," in rows[0] or rows[0].strip() == "id"):
+        ids = _csv_ids(rows, path=path)
+    else:
+        ids = [row.strip() for row in rows if not row.lstrip().startswith("#")]
+    if not ids:
+        raise CommandError(f"--from-file: {path} contains no order ids")
+    return ids
+
+
+def _read_text(path: str) -> str:
     file = Path(path)
-    if not file.is_file():
-        raise CommandError(f"--from-file: {path} does not exist")
     try:
-        text = file.read_text(encoding="utf-8")
+        if file.is_dir():
+            raise CommandError(f"--from-file: {path} is a directory, not a file of order ids")
+        if not file.exists():
+            raise CommandError(f"--from-file: {path} does not exist")
+        return file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise CommandError(f"--from-file: {path} is not a UTF-8 text file") from None
-    rows = [row for row in text.splitlines() if row.strip()]
-    if rows and "," in rows[0]:
-        header = next(csv.reader([rows[0]]))
-        if "id" not in header:
-            raise CommandError(f"--from-file: {path} is a CSV without an 'id' column")
-        column = header.index("id")
-        try:
-            return [row[column].strip() for row in csv.reader(rows[1:]) if row]
-        except IndexError:
-            raise CommandError(f"--from-file: {path} has rows without an id") from None
-    return [row.strip() for row in rows if not row.startswith("#")]
+    except OSError as error:
+        raise CommandError(f"--from-file: cannot read {path}: {error.strerror}") from None
 
 
-class Command(BaseCommand):
-    help = "Copy orders as order copies: choose the orders, set the options, follow the progress."
+def _csv_ids(rows: list[str], *, path: str) -> list[str]:
+    header = [name.strip() for name in next(csv.reader([rows[0]]))]
+    if "id" not in header:
+        raise CommandError(f"--from-file: {path} is a CSV without an 'id' column: {rows[0]}")
+    column = header.index("id")
+    ids = []
+    for number, row in enumerate(csv.reader(rows[1:]), start=2):
+        value = row[column].strip() if column < len(row) else ""
+        if not value:
+            raise CommandError(f"--from-file: {path} has no id in CSV row {number}")
+        ids.append(value)
+    return ids
+
+
+class Command(CopiesCommand):
+    help = (
+        "Copy orders as order copies: choose the orders, set the options, follow the copies. "
+        "By default the copies are queued for db_worker and the command returns at once; "
+        "--wait follows them, --sync runs them here. Orders are chosen in test mode unless "
+        "--mode live."
+    )
+    actor = ACTOR
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        chosen = parser.add_argument_group("which orders")
-        chosen.add_argument("--order", action="append", default=[], metavar="ID", dest="orders")
-        chosen.add_argument("--from-file", metavar="PATH", help="ids one a line, or CSV with id")
-        chosen.add_argument("--status", choices=Order.Status.values)
-        chosen.add_argument("--market", metavar="CODE")
-        chosen.add_argument("--customer-email")
-        chosen.add_argument("--placed-after", metavar="DATE")
-        chosen.add_argument("--placed-before", metavar="DATE")
-        chosen.add_argument("--mode", choices=Mode.values, default=Mode.TEST)
+        _add_selection_arguments(parser.add_argument_group("which orders (at least one)"))
         options = parser.add_argument_group("copy options")
-        options.add_argument("--place-target-order", action="store_true")
-        options.add_argument("--no-reuse-wallet", dest="reuse_wallet", action="store_false")
-        options.add_argument("--cancel-source-order", action="store_true")
-        options.add_argument("--apply-promotions", action="store_true")
-        options.add_argument("--skip-errors", action="store_true")
-        options.add_argument("--ignore-invalid-coupon", action="store_true")
-        options.add_argument("--reference", default="")
-        run = parser.add_argument_group("how to run")
-        run.add_argument("--dry-run", action="store_true", help="show what would be copied")
-        run.add_argument("--wait", action="store_true", help="follow the copies until they end")
-        run.add_argument("--sync", action="store_true", help="run the copies in this process")
-        run.add_argument("--timeout", type=float, default=3600, help="seconds --wait waits")
+        for flag, text in COPY_FLAGS.items():
+            options.add_argument(flag, action="store_true", help=text)
+        options.add_argument(
+            "--no-reuse-wallet",
+            dest="reuse_wallet",
+            action="store_false",
+            help="never copy the payment source (default: copied when in the customer's wallet)",
+        )
+        options.add_argument(
+            "--reference", default="", help="a reference stored on every copy (default: none)"
+        )
+        self.add_running_arguments(
+            parser,
+            dry_run_help="list the orders that would be copied with the problems already "
+            "visible (out-of-stock SKUs, invalid coupons, payment sources outside the wallet); "
+            "change nothing",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        self.prepare(opts)
         orders = self.select_orders(opts)
         copy_options = {name: opts[name] for name in OrderCopy.OPTIONS}
         if opts["dry_run"]:
-            self.preview(orders, copy_options)
+            self.preview(orders, copy_options, mode=opts["mode"])
             return
         try:
             copies = services.order_copy_create_many(
@@ -98,8 +131,9 @@ class Command(BaseCommand):
         except OrderCopyError as error:
             raise CommandError(error.message) from None
         ids = [copy.pk for copy in copies]
-        self.stdout.write(f"Created {len(ids)} order copies.")
-        self.follow(ids, opts)
+        self.say(f"Created {copies_counted(len(ids))}: {', '.join(ids)}.")
+        document = {"command": "copy_orders", "mode": opts["mode"], "dry_run": False}
+        self.follow(ids, opts=opts, document={**document, "created": ids})
 
     def select_orders(self, opts: dict[str, Any]) -> list[Order]:
         ids = list(opts["orders"]) + (read_ids(opts["from_file"]) if opts["from_file"] else [])
@@ -132,35 +166,75 @@ class Command(BaseCommand):
             raise CommandError("no order matches the selection; nothing to copy")
         return orders
 
-    def preview(self, orders: list[Order], copy_options: dict[str, bool]) -> None:
+    def preview(self, orders: list[Order], copy_options: dict[str, bool], *, mode: str) -> None:
         problems = selectors.copy_problems(
             orders=orders,
             reuse_wallet=copy_options["reuse_wallet"],
             ignore_invalid_coupon=copy_options["ignore_invalid_coupon"],
         )
+        if self.json_output:
+            self.print_json(
+                {
+                    "command": "copy_orders",
+                    "mode": mode,
+                    "dry_run": True,
+                    "orders": [_previewed(order, problems.get(order.pk, [])) for order in orders],
+                    "exit_status": 0,
+                }
+            )
+            return
         for order in orders:
             self.stdout.write(f"#{order.number} ({order.pk}, {order.status}, {order.market.code})")
             for problem in problems.get(order.pk, []):
                 self.stdout.write(f"    ! {problem}")
         self.stdout.write(
-            f"Dry run: {len(orders)} orders would be copied, {len(problems)} with problems "
-            "already visible. Nothing was changed."
+            f"Dry run: {counted(len(orders), 'order', 'orders')} would be copied, "
+            f"{len(problems)} with problems already visible. Nothing was changed."
         )
 
-    def follow(self, ids: list[str], opts: dict[str, Any]) -> None:
-        if opts["sync"]:
-            copies_run_here(
-                ids=ids,
-                execute=lambda pk: services.order_copy_execute(order_copy_id=pk, actor=ACTOR),
-                stream=self.stderr,
-            )
-        elif opts["wait"]:
-            if not copies_wait(ids=ids, timeout=opts["timeout"], stream=self.stderr):
-                self.stdout.write(self.style.WARNING("Stopped waiting: some copies are running."))
-        else:
-            self.stdout.write("Queued: db_worker runs them. Follow them in the admin.")
-            return
-        self.stdout.write(copies_summary(ids=ids))
-        failed = selectors.order_copy_status_counts(ids=ids).get("failed", 0)
-        if failed:
-            raise CommandError(f"{failed} of {len(ids)} copies failed", returncode=2)
+
+def _add_selection_arguments(chosen: Any) -> None:
+    chosen.add_argument(
+        "--order",
+        action="append",
+        default=[],
+        metavar="ID",
+        dest="orders",
+        help="an order to copy, by id (repeat it for more)",
+    )
+    chosen.add_argument(
+        "--from-file",
+        metavar="PATH",
+        help="order ids one a line (# starts a comment), or a CSV whose header has an id column",
+    )
+    chosen.add_argument(
+        "--status", choices=Order.Status.values, help="orders in this status (default: any)"
+    )
+    chosen.add_argument("--market", metavar="CODE", help="orders of the market with this code")
+    chosen.add_argument(
+        "--customer-email", metavar="EMAIL", help="orders of this customer (any case)"
+    )
+    chosen.add_argument(
+        "--placed-after",
+        metavar="DATE",
+        help="orders placed at or after this date (YYYY-MM-DD, midnight UTC) or ISO datetime",
+    )
+    chosen.add_argument(
+        "--placed-before", metavar="DATE", help="orders placed before this date or ISO datetime"
+    )
+    chosen.add_argument(
+        "--mode",
+        choices=Mode.values,
+        default=Mode.TEST,
+        help="orders and copies of this mode (default: %(default)s)",
+    )
+
+
+def _previewed(order: Order, problems: list[str]) -> dict[str, Any]:
+    return {
+        "id": order.pk,
+        "number": order.number,
+        "status": order.status,
+        "market": order.market.code,
+        "problems": problems,
+    }
