@@ -19,6 +19,10 @@ class SourceOrderNotFound(OrderCopyError):
     key = "source_order"
 
 
+class CopyNotFound(OrderCopyError):
+    """The copy was deleted by a concurrent request while this one waited for it."""
+
+
 class CopyNotRetryable(OrderCopyError):
     key = "status"
 

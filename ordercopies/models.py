@@ -114,9 +114,12 @@ class OrderCopy(ConcurrentTransitionMixin, Resource):
         self._set_errors(errors)
 
     @transition(field=status, source=[Status.PENDING, Status.IN_PROGRESS], target=Status.ABORTED)
-    def abort(self, *, errors: dict[str, list[str]] | None = None) -> None:
+    def abort(self, *, errors: dict[str, list[str]] | None = None, lost: bool = False) -> None:
+        """`lost`: aborted because its worker was lost once more (that run counts too)."""
         if errors:
             self._set_errors(errors)
+        if lost:
+            self.lost_runs += 1
 
     @transition(field=status, source=Status.IN_PROGRESS, target=Status.PENDING)
     def release(self) -> None:

@@ -5,7 +5,7 @@ import logging
 from functools import partial
 from typing import Any
 
-from django.db import transaction
+from django.db import Error, transaction
 from django.dispatch import receiver
 
 from core.actors import SYSTEM, Actor
@@ -39,11 +39,15 @@ def end_run(
 ) -> None:
     if order_copy.order_subscription_id is None:
         return
-    # In the copy's transaction, so the run ends with the copy; in a savepoint, so a failure
-    # here never fails the copy: the scheduler closes a run its copy ended without ending.
+    # In the copy's transaction, so the run ends with the copy; in a savepoint, so a bug here
+    # never fails the copy: the scheduler closes a run its copy ended without ending. A
+    # database error is not swallowed: the transaction is broken (a lost connection, a
+    # deadlock) and the copy engine must see it to retry, not commit nothing and report an end.
     try:
         with transaction.atomic():
             services.order_subscription_run_end(order_copy=order_copy, succeeded=succeeded)
+    except Error:
+        raise
     except Exception:
         logger.exception(
             "order copy %s: its subscription run could not end; the scheduler will close it",

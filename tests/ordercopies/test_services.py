@@ -3,11 +3,13 @@ states, retry, abort, delete, recovery of lost copies and the queries a copy tak
 
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 import pytest
 from django.db import OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -19,10 +21,12 @@ from ordercopies import services
 from ordercopies.exceptions import (
     CopyNotAbortable,
     CopyNotDeletable,
+    CopyNotFound,
     CopyNotRetryable,
     SourceOrderNotFound,
 )
 from ordercopies.models import OrderCopy
+from ordercopies.signals import order_copy_ended
 from orders import services as order_services
 from orders.models import Address, Coupon, LineItem, Order, PaymentSource, Promotion, Sku, SkuPrice
 from orders.services import order_approve, order_cancel
@@ -873,7 +877,7 @@ def test_a_copy_lost_at_the_attempt_limit_is_aborted_with_the_reason(make_order)
     assert done == {"requeued": [], "aborted": [order_copy.pk]}
     stored = fresh(order_copy)
     assert stored.status == Status.ABORTED
-    assert stored.errors_log == {"base": ["the worker running this copy was lost 1 times; aborted"]}
+    assert stored.errors_log == {"base": ["the worker running this copy was lost 1 time; aborted"]}
     assert stored.errors_count == 1
     (abort,) = events_of(order_copy, "order_copies.abort")
     assert abort.payload["lost"] is True
@@ -1122,7 +1126,8 @@ def test_the_lost_worker_limit_counts_from_the_last_retry(failed_copy, settings)
     assert first == {"requeued": [failed_copy.pk], "aborted": []}
     assert second == {"requeued": [], "aborted": [failed_copy.pk]}
     stored = fresh(failed_copy)
-    assert (stored.status, stored.attempts, stored.lost_runs) == (Status.ABORTED, 3, 1)
+    # Both lost runs count: the one that aborted it too (its message says 2).
+    assert (stored.status, stored.attempts, stored.lost_runs) == (Status.ABORTED, 3, 2)
     assert "lost 2 times" in stored.errors_log["base"][0]
 
 
@@ -1138,3 +1143,221 @@ def test_a_pending_copy_whose_job_was_lost_is_queued_again(make_order):
     assert waiting.count() == 1
     assert services.order_copy_recover_lost() == {"requeued": [], "aborted": []}
     assert services.order_copy_execute(order_copy_id=order_copy.pk).status == Status.COMPLETED
+
+
+# --- Faults: vanished copies, swallowed errors, what the sweep may touch -----------------------
+
+
+def test_the_end_is_logged_with_the_number_of_error_messages(make_order, run_copy, caplog):
+    source = make_order(lines=4)
+    Sku.objects.filter(line_items__order=source).update(stock_quantity=0)
+
+    with caplog.at_level("INFO", logger="ordercopies.services"):
+        order_copy = run_copy(source, place_target_order=True)
+
+    assert order_copy.status == Status.FAILED
+    messages = sum(len(reasons) for reasons in order_copy.errors_log.values())
+    assert order_copy.errors_count == messages
+    assert messages > len(order_copy.errors_log)  # more messages than keys: count messages
+    assert f"order copy {order_copy.pk} failed with {messages} errors" in caplog.messages
+
+
+def test_a_completed_copy_is_logged_without_an_error_count(make_order, run_copy, caplog):
+    with caplog.at_level("INFO", logger="ordercopies.services"):
+        order_copy = run_copy(make_order())
+    assert f"order copy {order_copy.pk} completed" in caplog.messages
+
+
+def test_services_plural_counts():
+    assert services.plural(1, "error") == "1 error"
+    assert services.plural(4, "error") == "4 errors"
+    assert services.plural(0, "copy", "copies") == "0 copies"
+
+
+def _blocked_in_thread(call: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
+    """Run `call` on a connection of its own; the result (or exception) lands in the dict."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = call()
+        except Exception as exc:
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def _wait_for_a_lock_waiter(timeout: float = 10) -> None:
+    with psycopg_connection() as watcher:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            waiting = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"
+            ).fetchone()
+            if waiting and waiting[0]:
+                return
+            time.sleep(0.02)
+    pytest.fail("no session came to wait for a lock")
+
+
+def psycopg_connection() -> psycopg.Connection:
+    s = connection.settings_dict
+    return psycopg.connect(
+        host=s["HOST"] or "127.0.0.1",
+        port=s["PORT"] or 5432,
+        user=s["USER"],
+        dbname=s["NAME"],
+        autocommit=True,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_of_a_copy_deleted_meanwhile_is_refused_as_not_found(postgres, failed_copy):
+    jobs_before = len(execute_jobs(failed_copy))
+    with psycopg_connection() as other_request:
+        other_request.execute("BEGIN")
+        other_request.execute(
+            "SELECT id FROM ordercopies_ordercopy WHERE id = %s FOR UPDATE", [failed_copy.pk]
+        )
+        other_request.execute("DELETE FROM ordercopies_ordercopy WHERE id = %s", [failed_copy.pk])
+        thread, outcome = _blocked_in_thread(
+            lambda: services.order_copy_retry(order_copy=failed_copy)
+        )
+        _wait_for_a_lock_waiter()
+        other_request.execute("COMMIT")
+        thread.join(timeout=10)
+
+    assert isinstance(outcome.get("error"), CopyNotFound), outcome
+    assert outcome["error"].errors == {
+        "base": [f"order copy {failed_copy.pk} no longer exists: another request deleted it"]
+    }
+    assert not OrderCopy.objects.filter(pk=failed_copy.pk).exists()
+    assert events_of(failed_copy, "order_copies.retry") == []
+    assert len(execute_jobs(failed_copy)) == jobs_before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_deletes_of_one_copy_refuse_the_second_cleanly(postgres, failed_copy):
+    with psycopg_connection() as other_request:
+        other_request.execute("BEGIN")
+        other_request.execute("DELETE FROM ordercopies_ordercopy WHERE id = %s", [failed_copy.pk])
+        # While the first delete holds the row: busy, at once (423 in the API).
+        with pytest.raises(CopyNotDeletable):
+            services.order_copy_delete(order_copy=failed_copy)
+        other_request.execute("COMMIT")
+
+    with pytest.raises(CopyNotFound):
+        services.order_copy_delete(order_copy=failed_copy)
+    with pytest.raises(CopyNotFound):
+        services.order_copy_update(order_copy=failed_copy, reference="late")
+    assert events_of(failed_copy, "order_copies.destroy") == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_waits_for_a_short_lock_on_a_pending_copy_instead_of_dropping_it(
+    postgres, make_order
+):
+    order_copy = services.order_copy_create(source_order=make_order(), mode="test")
+    with psycopg_connection() as other_request:
+        other_request.execute("BEGIN")
+        other_request.execute(
+            "SELECT id FROM ordercopies_ordercopy WHERE id = %s FOR UPDATE", [order_copy.pk]
+        )
+        thread, outcome = _blocked_in_thread(
+            lambda: services.order_copy_execute(order_copy_id=order_copy.pk)
+        )
+        _wait_for_a_lock_waiter()
+        other_request.execute("COMMIT")
+        thread.join(timeout=30)
+
+    assert outcome.get("result") is not None, outcome
+    assert outcome["result"].status == Status.COMPLETED
+    assert fresh(order_copy).attempts == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweep_locks_no_pending_copy(postgres, make_order):
+    pending = services.order_copy_create_many(source_orders=[make_order()] * 3, mode="test")
+
+    with CaptureQueriesContext(connection) as queries:
+        assert services.order_copy_recover_lost() == {"requeued": [], "aborted": []}
+
+    copy_locks = [
+        query["sql"]
+        for query in queries.captured_queries
+        if "FOR UPDATE" in query["sql"] and '"ordercopies_ordercopy"' in query["sql"]
+    ]
+    assert copy_locks and all("'in_progress'" in sql for sql in copy_locks), copy_locks
+    for order_copy in pending:
+        assert services.order_copy_execute(order_copy_id=order_copy.pk) is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claimed_copy_of_a_live_worker_is_not_lost_until_the_worker_dies(postgres, make_order):
+    """Between the claim's commit and the run's row lock (or while a database error is waited
+    out) only the job's worker lock says the copy has a live worker."""
+    order_copy = services.order_copy_create(source_order=make_order(), mode="test")
+    (job,) = execute_jobs(order_copy)
+    DBTaskResult.objects.filter(pk=job.pk).update(status="RUNNING", worker_ids=["worker-1"])
+    services.order_copy_claim(order_copy_id=order_copy.pk)
+
+    with psycopg_connection() as worker:
+        worker.execute(
+            "SELECT pg_advisory_lock_shared(%s, hashtext(%s))", [services.WORKER_LOCK, "worker-1"]
+        )
+        assert services.order_copy_recover_lost() == {"requeued": [], "aborted": []}
+        assert fresh(order_copy).status == Status.IN_PROGRESS
+        assert DBTaskResult.objects.get(pk=job.pk).status == "RUNNING"
+
+    # The worker's connection is gone: so is its lock, and the copy is lost.
+    assert services.order_copy_recover_lost() == {"requeued": [order_copy.pk], "aborted": []}
+    dead = DBTaskResult.objects.get(pk=job.pk)
+    assert (dead.status, dead.exception_class_path) == ("FAILED", "ordercopies.services.WorkerLost")
+    assert fresh(order_copy).status == Status.PENDING
+    assert services.order_copy_execute(order_copy_id=order_copy.pk).status == Status.COMPLETED
+
+
+def test_an_aborted_copy_counts_the_lost_run_that_aborted_it(make_order, settings):
+    settings.ORDER_COPY_MAX_ATTEMPTS = 1
+    order_copy = services.order_copy_create(source_order=make_order(), mode="test")
+    services.order_copy_claim(order_copy_id=order_copy.pk)
+
+    services.order_copy_recover_lost()
+
+    stored = fresh(order_copy)
+    assert (stored.status, stored.lost_runs) == (Status.ABORTED, 1)
+    assert stored.errors_log == {"base": ["the worker running this copy was lost 1 time; aborted"]}
+
+
+def test_a_database_error_a_receiver_swallowed_is_retried_not_reported_as_an_end(
+    make_order, caplog
+):
+    order_copy = services.order_copy_create(source_order=make_order(), mode="test")
+    calls: list[bool] = []
+
+    def swallowing(sender: Any, **kwargs: Any) -> None:
+        if not calls:  # the first time only: catch a database error, as a careless receiver
+            calls.append(True)
+            try:
+                with transaction.atomic():
+                    raise OperationalError("server closed the connection unexpectedly")
+            except OperationalError:
+                transaction.set_rollback(True)
+
+    order_copy_ended.connect(swallowing)
+    try:
+        with caplog.at_level("INFO", logger="ordercopies.services"):
+            ended = services.order_copy_execute(order_copy_id=order_copy.pk)
+    finally:
+        order_copy_ended.disconnect(swallowing)
+
+    assert ended is not None and ended.status == Status.COMPLETED
+    assert fresh(order_copy).attempts == 1
+    assert len(events_of(order_copy, "order_copies.complete")) == 1
+    assert caplog.messages.count(f"order copy {order_copy.pk} completed") == 1
+    assert any("marked for rollback" in message for message in caplog.messages)

@@ -5,7 +5,7 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -332,3 +332,39 @@ def test_an_ordinary_copy_pays_no_query_for_subscriptions(make_order):
         copy_services.order_copy_execute(order_copy_id=plain.pk)
     run_end.assert_not_called()
     assert not any("subscriptions_" in query["sql"] for query in queries.captured_queries)
+
+
+def test_a_database_error_while_the_run_ends_retries_the_copy_and_counts_the_run_once(
+    make_subscription,
+):
+    """The receiver lets a database error through (a lost connection, a deadlock): the copy's
+    transaction is retried, never committed without its run's end nor reported as completed."""
+    subscription = make_subscription()
+    occurrencies = subscription.occurrencies
+    run = services.order_subscription_run(subscription=subscription)
+    real_end = services.order_subscription_run_end
+    calls: list[bool] = []
+
+    def lost_connection_once(**kwargs: object) -> object:
+        calls.append(True)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_end(**kwargs)  # type: ignore[arg-type]
+
+    with mock.patch(
+        "subscriptions.services.order_subscription_run_end", side_effect=lost_connection_once
+    ):
+        copy = execute_copy(run)
+
+    assert len(calls) == 2
+    assert (copy.status, copy.attempts) == (OrderCopy.Status.COMPLETED, 1)
+    assert Event.objects.filter(resource_id=copy.pk, name="order_copies.complete").count() == 1
+    stored = fresh(subscription)
+    assert (stored.status, stored.occurrencies, stored.succeeded_on_last_run) == (
+        Status.ACTIVE,
+        occurrencies + 1,
+        True,
+    )
+    run.refresh_from_db()
+    assert run.ended_at is not None and run.succeeded is True
+    assert services.order_subscription_run_due().closed == []

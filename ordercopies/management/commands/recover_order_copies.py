@@ -9,8 +9,9 @@ from ordercopies import services
 class Command(BaseCommand):
     help = (
         "Find copies left in progress by a worker that died: queue them again, or abort them "
-        "after --max-attempts. Workers also run this sweep on their own every "
-        "ORDER_COPY_RECOVERY_INTERVAL seconds."
+        "after --max-attempts; queue again pending copies left without a job; close the job "
+        "rows of dead workers. Every copy_worker runs this sweep on its own every "
+        "ORDER_COPY_RECOVERY_INTERVAL seconds (on PostgreSQL)."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
