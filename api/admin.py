@@ -21,7 +21,14 @@ class ApiClientAdmin(admin.ModelAdmin):
                 request, f"Client secret (shown once, store it now): {secret}", messages.WARNING
             )
 
-    @admin.action(description="Revoke the selected clients (their tokens stop working)")
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        # Viewing clients is not enough to cut an integration off: revoking is its own right.
+        return request.user.has_perm("api.revoke_apiclient")
+
+    @admin.action(
+        description="Revoke the selected clients (their tokens stop working)",
+        permissions=["revoke"],
+    )
     def revoke(self, request: HttpRequest, queryset) -> None:  # type: ignore[no-untyped-def]
         count = 0
         for client in queryset.filter(revoked_at__isnull=True):

@@ -5,7 +5,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from api.models import ApiClient
-from api.tokens import AccessToken, InvalidToken, token_decode
+from api.tokens import AccessToken, InvalidToken, token_decode, token_grant_for
 
 
 class ApiClientUser:
@@ -23,8 +23,9 @@ class ApiClientUser:
 
 
 class BearerTokenAuthentication(BaseAuthentication):
-    """`Authorization: Bearer <token>` from /oauth/token. A revoked client's tokens stop working
-    at once (one indexed lookup a request)."""
+    """`Authorization: Bearer <token>` from /oauth/token. The token's client is read on every
+    request (one indexed lookup): a revoked client's tokens stop at once, and what a token may
+    do (kind, mode, markets) is its client's today, not what its claims said when issued."""
 
     keyword = "bearer"
 
@@ -36,12 +37,13 @@ class BearerTokenAuthentication(BaseAuthentication):
         if scheme.lower() != self.keyword or not token.strip():
             raise AuthenticationFailed("the Authorization header must be 'Bearer <access token>'")
         try:
-            grant = token_decode(token.strip())
+            claims = token_decode(token.strip())
+            client = ApiClient.objects.filter(pk=claims.client_pk, revoked_at__isnull=True).first()
+            if client is None:
+                raise InvalidToken("the API client of this token was revoked")
+            grant = token_grant_for(token=claims, client=client)
         except InvalidToken as error:
             raise AuthenticationFailed(str(error)) from None
-        client = ApiClient.objects.filter(pk=grant.client_pk, revoked_at__isnull=True).first()
-        if client is None or client.mode != grant.mode:
-            raise AuthenticationFailed("the API client of this token was revoked")
         return ApiClientUser(client), grant
 
     def authenticate_header(self, request: Request) -> str:

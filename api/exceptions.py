@@ -1,13 +1,15 @@
 """Every error as Commerce Layer writes it:
 {"errors": [{"title", "detail", "code", "status", "source": {"pointer"}, "meta"}]}."""
 
+import json
 import logging
 from collections.abc import Iterable
+from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DataError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -67,6 +69,29 @@ def error_object(
     if meta:
         error["meta"] = meta
     return error
+
+
+# Codes of errors answered outside DRF (api/middleware.py), by HTTP status.
+HTTP_CODES = {
+    400: ("BAD_REQUEST", "Bad request"),
+    404: ("RECORD_NOT_FOUND", "Record not found"),
+    413: ("PAYLOAD_TOO_LARGE", "Request body too large"),
+    429: ("TOO_MANY_REQUESTS", "Too many requests"),
+    500: ("INTERNAL_SERVER_ERROR", "Internal server error"),
+}
+
+
+def error_http_response(
+    status_code: int, detail: str, *, content_type: str = "application/vnd.api+json"
+) -> HttpResponse:
+    """A JSON:API error document as a plain Django response, for answers given before or after
+    DRF (body too large, rate limit, a Django error page under /api/ or /oauth/)."""
+    phrase = HTTPStatus(status_code).phrase if status_code in set(HTTPStatus) else "Error"
+    code, title = HTTP_CODES.get(status_code, (phrase.upper().replace(" ", "_"), phrase))
+    error = error_object(title=title, detail=detail, code=code, status_code=status_code)
+    return HttpResponse(
+        json.dumps({"errors": [error]}), status=status_code, content_type=content_type
+    )
 
 
 def errors_response(errors: list[dict[str, Any]], status_code: int) -> Response:

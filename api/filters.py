@@ -9,7 +9,8 @@ from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import connection, models
-from django.db.models import Q, QuerySet
+from django.db.models import F, Func, Q, QuerySet, Value
+from django.db.models.lookups import Exact
 from django.utils import timezone
 from rest_framework.filters import BaseFilterBackend
 from rest_framework.request import Request
@@ -41,6 +42,10 @@ LOOKUPS = {
     "in": "in",
 }
 TRUE_VALUES = {"true", "1", "t", "yes"}
+# Every filter value is bounded, so that none costs more than milliseconds to answer.
+MAX_VALUE_LENGTH = 1000
+MAX_PATTERN_LENGTH = 255
+MAX_LIST_ITEMS = 100
 FALSE_VALUES = {"false", "0", "f", "no"}
 
 
@@ -78,8 +83,9 @@ def condition(model: type[models.Model], path: str, predicate: str, raw: str, ke
         q = Q(**{f"{path}__in": values})
         return ~q if predicate == "not_in" else q
     if predicate == "matches":
-        pattern = "^" + re.escape(raw).replace("%", ".*").replace("_", ".") + "$"
-        return Q(**{f"{path}__iregex": pattern})
+        if not isinstance(field, models.CharField | models.TextField):
+            raise FilterNotAllowed(f"filter[q][{key}]: _matches needs a text attribute")
+        return Q(**{f"{path}__{Matches.lookup_name}": like_pattern(raw)})
     negate = predicate.startswith("not_")
     lookup = LOOKUPS[predicate.removeprefix("not_")]
     value = raw if lookup.startswith("i") else _value(field, raw, key)
@@ -107,18 +113,82 @@ def _flag(path: str, predicate: str, flag: bool, field: models.Field[Any, Any]) 
     return q if flag else ~q
 
 
+def like_pattern(raw: str) -> str:
+    """Commerce Layer's `_matches` value as a LIKE pattern (escape character `\\`): `%` is any
+    run of characters, `_` any one character, everything else literal, backslashes included.
+    Runs of `%` are one `%`: the same matches, and no work for the database to repeat."""
+    pattern = "".join("\\" + c if c == "\\" else c for c in raw)
+    return re.sub("%{2,}", "%", pattern)
+
+
+@models.CharField.register_lookup
+@models.TextField.register_lookup
+class Matches(models.Lookup):  # type: ignore[type-arg]
+    """`<text> LIKE <pattern> ESCAPE '\\'`, case-insensitive (ILIKE on PostgreSQL; SQLite's
+    LIKE ignores the case of ASCII letters). No regex: no backtracking to explode, and the
+    pattern is short (MAX_PATTERN_LENGTH)."""
+
+    lookup_name = "cl_matches"
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        operator = "ILIKE" if connection.vendor == "postgresql" else "LIKE"
+        return f"{lhs} {operator} {rhs} ESCAPE '\\'", (*lhs_params, *rhs_params)
+
+
 def _json_contains(path: str, raw: str, key: str, field: models.Field[Any, Any]) -> Q:
+    """`metadata_jcont={"a": {"b": 1}}`: the JSON holds this object. PostgreSQL's `@>` there;
+    elsewhere the same test as one equality a leaf (`metadata.a.b == 1`), which is `@>` for
+    objects of scalars. Arrays and empty objects need `@>`: refused elsewhere, saying so."""
     if not isinstance(field, models.JSONField):
         raise FilterNotAllowed(f"filter[q][{key}]: _jcont needs a JSON attribute")
-    if connection.vendor != "postgresql":
-        raise FilterNotAllowed(f"filter[q][{key}]: _jcont needs the PostgreSQL database")
     try:
         value = json.loads(raw)
     except ValueError:
         raise FilterNotAllowed(f"filter[q][{key}] must be a JSON object, got {raw!r}") from None
     if not isinstance(value, dict):
         raise FilterNotAllowed(f"filter[q][{key}] must be a JSON object, got {raw!r}")
-    return Q(**{f"{path}__contains": value})
+    if connection.vendor == "postgresql":
+        return Q(**{f"{path}__contains": value})
+    q = Q()  # {} holds in every object
+    leaves = [leaf for name, item in value.items() for leaf in _leaves(item, (name,), key)]
+    for keys, leaf in leaves:
+        # SQLite's JSON_EXTRACT gives 1 for true: the JSON type is compared too, as `@>` does.
+        json_type = JsonType(F(path), Value(connection.ops.compile_json_path(list(keys))))
+        q &= Q(**{f"{path}__{'__'.join(keys)}__exact": leaf})
+        q &= Q(Exact(json_type, _json_type_name(leaf)))
+    return q
+
+
+class JsonType(Func):
+    function = "JSON_TYPE"
+    output_field = models.CharField()
+
+
+def _json_type_name(value: Any) -> str:
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, int):
+        return "integer"
+    return "real" if isinstance(value, float) else "text"
+
+
+def _leaves(value: Any, keys: tuple[str, ...], key: str) -> list[tuple[tuple[str, ...], Any]]:
+    if isinstance(value, list) or value == {}:
+        raise FilterNotAllowed(
+            f"filter[q][{key}]: arrays and empty objects in _jcont need the PostgreSQL database; "
+            "give the scalar values to match"
+        )
+    name = keys[-1]
+    if not name or name.isdigit() or "__" in name or '"' in name or "\\" in name:
+        raise FilterNotAllowed(
+            f"filter[q][{key}]: the key {name!r} in _jcont needs PostgreSQL (empty, numeric, "
+            "or with a double underscore, a quote or a backslash)"
+        )
+    if not isinstance(value, dict):
+        return [(keys, value)]
+    return [leaf for name, item in value.items() for leaf in _leaves(item, (*keys, name), key)]
 
 
 def _boolean(raw: str, key: str) -> bool:
@@ -145,6 +215,16 @@ def _value(field: models.Field[Any, Any], raw: str, key: str) -> Any:
         ) from None
 
 
+def _check_length(key: str, predicate: str, raw: str) -> None:
+    limit = MAX_PATTERN_LENGTH if predicate == "matches" else MAX_VALUE_LENGTH
+    if len(raw) > limit:
+        raise FilterNotAllowed(
+            f"filter[q][{key}] is {len(raw)} characters long: at most {limit} for _{predicate}"
+        )
+    if predicate in LIST_PREDICATES and raw.count(",") >= MAX_LIST_ITEMS:
+        raise FilterNotAllowed(f"filter[q][{key}] lists more than {MAX_LIST_ITEMS} values")
+
+
 class QueryFilter(BaseFilterBackend):
     """Reads `filter[q][...]` against the view's `filter_fields` (attribute → ORM path)."""
 
@@ -161,6 +241,7 @@ class QueryFilter(BaseFilterBackend):
             if "\x00" in raw:
                 raise FilterNotAllowed(f"filter[q][{key}] must not contain NUL characters")
             attribute, predicate = split_key(key, allowed)
+            _check_length(key, predicate, raw)
             queryset = queryset.filter(
                 condition(queryset.model, allowed[attribute], predicate, raw, key)
             )

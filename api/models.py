@@ -29,6 +29,7 @@ class ApiClient(models.Model):
     class Meta:
         verbose_name = "API client"
         ordering = ["name"]
+        permissions = [("revoke_apiclient", "Can revoke API clients (their tokens stop working)")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind}, {self.mode})"
@@ -50,3 +51,20 @@ class ApiClient(models.Model):
 
     def check_secret(self, secret: str) -> bool:
         return bool(self.secret_hash) and check_password(secret, self.secret_hash)
+
+
+class RateLimitCounter(models.Model):
+    """Requests counted in the current and the previous window of one rate limit
+    (api/ratelimit.py): one row per limit and caller, changed in place by one upsert so that
+    every process counts together."""
+
+    key = models.CharField(primary_key=True, max_length=200)
+    window_start = models.BigIntegerField(db_index=True, help_text="Unix time, in seconds.")
+    window_seconds = models.PositiveIntegerField()
+    count = models.PositiveIntegerField(default=0)
+    previous_count = models.PositiveIntegerField(
+        default=0, help_text="Requests of the window just before this one."
+    )
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count} since {self.window_start} ({self.previous_count} before)"

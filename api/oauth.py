@@ -4,24 +4,21 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import parsers, renderers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from api.exceptions import error_object, errors_response
+from api.parsers import BoundedJSONParser
 from api.services import TokenRefused, access_token_grant
 
 
-class OAuthThrottle(AnonRateThrottle):
-    scope = "oauth"
-
-
 class TokenView(APIView):
-    """POST /oauth/token (JSON or form body), as Commerce Layer's auth endpoint."""
+    """POST /oauth/token (JSON or form body), as Commerce Layer's auth endpoint. Its rate limit
+    (OAUTH_RATE per client address, shared by every process) is api/middleware.py's."""
 
     authentication_classes: list[Any] = []
     permission_classes: list[Any] = []
-    throttle_classes = [OAuthThrottle]
-    parser_classes = [parsers.JSONParser, parsers.FormParser]
+    throttle_classes: list[Any] = []
+    parser_classes = [BoundedJSONParser, parsers.FormParser]
     renderer_classes = [renderers.JSONRenderer]
 
     @extend_schema(exclude=True)

@@ -12,6 +12,9 @@ from rest_framework.fields import Field, SkipField
 from rest_framework.relations import PKOnlyObject
 from rest_framework_json_api.relations import ResourceRelatedField
 
+from api.policy import visible
+from api.tokens import AccessToken
+
 
 class ToOne(ResourceRelatedField):
     """A to-one relationship: its linkage comes from the foreign key column, no query."""
@@ -26,11 +29,15 @@ class ToOne(ResourceRelatedField):
         return True
 
     def get_queryset(self) -> Any:
-        # A record of the other mode does not exist for the caller.
+        # A record of the other mode, or one the access policy keeps from the caller, does not
+        # exist for it: linkage sent in a write reaches only what the caller may read.
         queryset = super().get_queryset()
         mode = self.context.get("mode")
         if queryset is not None and mode is not None and hasattr(queryset.model, "mode"):
             queryset = queryset.filter(mode=mode)
+        grant = self.context.get("grant")
+        if queryset is not None and isinstance(grant, AccessToken):
+            queryset = visible(queryset, resource_type=self.resource_type, grant=grant)
         return queryset
 
     def get_resource_type_from_included_serializer(self) -> str:

@@ -9,7 +9,7 @@ every group of included resources with one serializer, not one per resource.
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from django.db.models import Manager
+from django.db.models import Model, QuerySet
 from rest_framework import renderers
 from rest_framework.serializers import ListSerializer
 
@@ -33,6 +33,7 @@ class DocumentBuilder:
         self.base = request.build_absolute_uri("/api").rstrip("/") if request else "/api"
         self.query = request.query_params if request else {}
         self.mode = getattr(getattr(request, "auth", None), "mode", None)
+        self.loader = IncludeLoader(self.mode)
         self._sparse: dict[str, set[str] | None] = {}
 
     def sparse(self, resource_type: str) -> set[str] | None:
@@ -94,37 +95,96 @@ class DocumentBuilder:
         seen: dict[tuple[str, str], dict[str, Any]],
     ) -> None:
         """Add the resources `tree` asks for, once each, to `seen` (keyed by type and id), and
-        the linkage of included to-many relationships to their parents."""
+        the linkage of included to-many relationships to their parents. The loader hands out
+        one instance per row, so `parents` never repeat a row whatever the path."""
         for name, subtree in tree.items():
             included_class = serializer_class.included_serializers[name]
             resource_type = included_class.resource_type()
-            related = _related_instances([instance for instance, _ in parents], name, self.mode)
-            fresh = [obj for obj in related.values() if (resource_type, str(obj.pk)) not in seen]
+            related = self.loader.related([instance for instance, _ in parents], name)
+            found: dict[Any, Any] = {}
+            for rows in related.values():
+                for obj in rows:
+                    found.setdefault(obj.pk, obj)
+            fresh = [obj for obj in found.values() if (resource_type, str(obj.pk)) not in seen]
             for document in self.resources(included_class, fresh, context):
                 seen[(document["type"], document["id"])] = document
             for instance, document in parents:
-                value = getattr(instance, name)
-                if isinstance(value, Manager) and name in document["relationships"]:
+                if self.loader.is_many(instance, name) and name in document["relationships"]:
                     document["relationships"][name]["data"] = [
                         {"type": resource_type, "id": str(obj.pk)}
-                        for obj in value.all()
-                        if _in_mode(obj, self.mode)
+                        for obj in related.get(instance.pk, [])
                     ]
             if subtree:
-                children = [(obj, seen[(resource_type, str(obj.pk))]) for obj in related.values()]
+                children = [(obj, seen[(resource_type, str(obj.pk))]) for obj in found.values()]
                 self.included(included_class, children, subtree, context, seen)
 
 
-def _related_instances(instances: Iterable[Any], name: str, mode: str | None) -> dict[Any, Any]:
-    """The related rows of `name`, once each; a row of another mode is never included."""
-    found: dict[Any, Any] = {}
-    for instance in instances:
-        value = getattr(instance, name)
-        related = value.all() if isinstance(value, Manager) else [value]
-        for obj in related:
-            if obj is not None and _in_mode(obj, mode):
-                found.setdefault(obj.pk, obj)
-    return found
+class IncludeLoader:
+    """The rows an include tree reaches, level by level: at most one query per relationship and
+    level, none for a row or a to-many relation already loaded, and one instance per row. The
+    cycle order → line_items → order costs nothing after its first turn (prefetch_related
+    repeats every parent once per child at each level: rows multiply with the depth)."""
+
+    def __init__(self, mode: str | None) -> None:
+        self.mode = mode
+        self.rows: dict[type[Model], dict[Any, Model]] = {}
+        self.children: dict[tuple[type[Model], str], dict[Any, list[Model]]] = {}
+
+    def remember(self, instances: Iterable[Model]) -> list[Model]:
+        """The known instance of each row (the first one seen wins)."""
+        return [self.rows.setdefault(type(i), {}).setdefault(i.pk, i) for i in instances]
+
+    def is_many(self, instance: Model, name: str) -> bool:
+        return bool(instance._meta.get_field(name).one_to_many)
+
+    def related(self, parents: Sequence[Model], name: str) -> dict[Any, list[Model]]:
+        """Parent pk → its rows of `name`, in the caller's mode."""
+        if not parents:
+            return {}
+        field: Any = parents[0]._meta.get_field(name)
+        if field.one_to_many:
+            return self._to_many(parents, name, field)
+        return self._to_one(parents, field)
+
+    def _query(self, model: type[Model]) -> QuerySet[Any]:
+        rows = model._default_manager.all()
+        if self.mode is not None and any(f.name == "mode" for f in model._meta.fields):
+            rows = rows.filter(mode=self.mode)
+        return rows
+
+    def _to_one(self, parents: Sequence[Model], field: Any) -> dict[Any, list[Model]]:
+        known = self.rows.setdefault(field.related_model, {})
+        for parent in parents:  # joined by select_related: here already
+            if field.is_cached(parent) and field.get_cached_value(parent) is not None:
+                self.remember([field.get_cached_value(parent)])
+        missing = {getattr(parent, field.attname) for parent in parents} - {None} - set(known)
+        if missing:
+            self.remember(self._query(field.related_model).filter(pk__in=missing))
+        found: dict[Any, list[Model]] = {}
+        for parent in parents:
+            target = known.get(getattr(parent, field.attname))
+            in_mode = target is not None and _in_mode(target, self.mode)
+            found[parent.pk] = [target] if in_mode and target is not None else []
+        return found
+
+    def _to_many(self, parents: Sequence[Model], name: str, field: Any) -> dict[Any, list[Model]]:
+        remote = field.field  # the foreign key on the child
+        loaded = self.children.setdefault((type(parents[0]), name), {})
+        todo = {parent.pk: parent for parent in parents if parent.pk not in loaded}
+        if todo:
+            known = self.rows.setdefault(field.related_model, {})
+            for pk in todo:
+                loaded[pk] = []
+            already = [obj for obj in known.values() if getattr(obj, remote.attname) in todo]
+            rows = self._query(field.related_model).filter(**{f"{remote.name}__in": list(todo)})
+            if already:
+                rows = rows.exclude(pk__in=[obj.pk for obj in already])
+            for obj in [*already, *self.remember(rows)]:
+                parent = todo[getattr(obj, remote.attname)]
+                if not remote.is_cached(obj):
+                    remote.set_cached_value(obj, parent)
+                loaded[parent.pk].append(obj)
+        return {parent.pk: loaded[parent.pk] for parent in parents}
 
 
 def _in_mode(obj: Any, mode: str | None) -> bool:
@@ -163,6 +223,7 @@ class JsonApiRenderer(renderers.JSONRenderer):
         serializer_class = type(serializer.child if many else serializer)
         instances = list(serializer.instance) if many else [serializer.instance]
         builder = DocumentBuilder(request)
+        instances = builder.loader.remember(instances)
         primary = [
             builder.resource(serializer_class, instance, row)
             for instance, row in zip(instances, rows if many else [rows], strict=True)

@@ -14,6 +14,14 @@ from api.relations import ToMany, ToOne
 COMMON_FIELDS = ["id", "created_at", "updated_at", "reference", "reference_origin", "metadata"]
 
 
+# Resource type → its serializer (the first class declaring it), for related endpoints.
+SERIALIZERS: dict[str, type["ResourceSerializer"]] = {}
+
+
+def serializer_for(resource_type: str) -> type["ResourceSerializer"]:
+    return SERIALIZERS[resource_type]
+
+
 @dataclass(frozen=True)
 class Relationship:
     name: str
@@ -34,6 +42,12 @@ class ResourceSerializer(jsonapi.ModelSerializer):
     metadata = serializers.JSONField(required=False)
     reference = serializers.CharField(required=False, allow_blank=True, max_length=255)
     reference_origin = serializers.CharField(required=False, allow_blank=True, max_length=255)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        resource_type = getattr(getattr(cls, "Meta", None), "resource_name", None)
+        if resource_type is not None:
+            SERIALIZERS.setdefault(resource_type, cls)
 
     @property
     def _readable_fields(self) -> list[Any]:  # type: ignore[override]

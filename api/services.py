@@ -1,9 +1,12 @@
-"""Every write to API clients, and the grant of access tokens."""
+"""Every write to API clients and to rate-limit counters, and the grant of access tokens."""
 
-from django.db import transaction
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from api.models import ApiClient
+from api.models import ApiClient, RateLimitCounter
 from api.tokens import token_issue
 
 
@@ -74,3 +77,50 @@ def _scope_markets(scope: str) -> list[str]:
             )
         markets.append(part[len(prefix) :])
     return markets
+
+
+@dataclass(frozen=True)
+class RateCount:
+    window_start: int
+    count: int  # requests in the window that started at window_start, this one included
+    previous_count: int  # requests in the window just before
+
+
+def rate_limit_counters_hit(*, windows: dict[str, tuple[int, int]]) -> dict[str, RateCount]:
+    """Counts one request in each counter `key` whose current window started at
+    `windows[key][0]` and lasts `windows[key][1]` seconds. One upsert statement for all of
+    them: atomic, so concurrent requests in any number of processes are all counted. A counter
+    entering its next window keeps the count of the one before; one whose window passed long
+    ago starts again at 1. A clock a little behind never moves a window back."""
+    if not windows:
+        return {}
+    q = connection.ops.quote_name
+    table = q(RateLimitCounter._meta.db_table)
+    key, start, seconds, count, previous = (
+        q(c) for c in ("key", "window_start", "window_seconds", "count", "previous_count")
+    )
+    same = f"{table}.{start} >= excluded.{start}"
+    follows = f"{table}.{start} + excluded.{seconds} = excluded.{start}"
+    rows = ", ".join(["(%s, %s, %s, 1, 0)"] * len(windows))
+    sql = (
+        f"INSERT INTO {table} ({key}, {start}, {seconds}, {count}, {previous}) "  # noqa: S608
+        f"VALUES {rows} ON CONFLICT ({key}) DO UPDATE SET "
+        f"{count} = CASE WHEN {same} THEN {table}.{count} + 1 ELSE 1 END, "
+        f"{previous} = CASE WHEN {same} THEN {table}.{previous} "
+        f"WHEN {follows} THEN {table}.{count} ELSE 0 END, "
+        f"{start} = CASE WHEN {same} THEN {table}.{start} ELSE excluded.{start} END, "
+        f"{seconds} = excluded.{seconds} "
+        f"RETURNING {key}, {start}, {count}, {previous}"
+    )
+    params = [value for name, (begin, length) in windows.items() for value in (name, begin, length)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0]: RateCount(*row[1:]) for row in cursor.fetchall()}
+
+
+def rate_limit_counters_prune(*, now: int) -> int:
+    """Deletes the counters whose current and previous windows have both passed: they count
+    nothing any more, and callers that never come back would otherwise stay for ever."""
+    ended = RateLimitCounter.objects.filter(window_start__lt=now - 2 * F("window_seconds"))
+    deleted, _ = ended.delete()
+    return deleted

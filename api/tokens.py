@@ -90,3 +90,27 @@ def token_decode(token: str) -> AccessToken:
         raise InvalidToken("the access token has expired") from None
     except (jwt.InvalidTokenError, KeyError, TypeError):
         raise InvalidToken("the access token is not valid") from None
+
+
+def token_grant_for(*, token: AccessToken, client: ApiClient) -> AccessToken:
+    """What a token may do now, read from its client as it is today, never from the claims
+    alone: a client that changed kind or mode ends its old tokens (a sales channel's token,
+    obtained without a secret, must never become an integration's, and an integration's token
+    has no market scope to be a sales channel's), and a sales channel's token keeps only the
+    markets its client still has. InvalidToken when nothing of it is left."""
+    if client.mode != token.mode:
+        raise InvalidToken("this token's mode is not its API client's: ask for a new token")
+    if client.kind != token.kind:
+        raise InvalidToken(
+            f"this token was issued to a {token.kind} client and its API client is now a "
+            f"{client.kind}: ask for a new token"
+        )
+    if client.kind != ApiClient.Kind.SALES_CHANNEL:
+        return AccessToken(client_pk=client.pk, kind=client.kind, mode=client.mode)
+    markets = tuple(code for code in token.markets if code in client.market_codes)
+    if not markets:
+        raise InvalidToken(
+            f"market {', '.join(token.markets) or '(none)'} of this token is no longer allowed "
+            "for its API client: ask for a new token"
+        )
+    return AccessToken(client_pk=client.pk, kind=client.kind, mode=client.mode, markets=markets)

@@ -7,11 +7,11 @@ from rest_framework.routers import SimpleRouter
 
 from api.docs import SchemaView, SwaggerDocsView
 from api.exceptions import error_object
+from api.resources import orders as orders_api
+from api.resources.events import EventViewSet
+from api.resources.ordercopies import OrderCopyViewSet
+from api.resources.subscriptions import OrderSubscriptionViewSet
 from api.views import ResourceViewSet
-from events.api import EventViewSet
-from ordercopies.api import OrderCopyViewSet
-from orders import api as orders_api
-from subscriptions.api import OrderSubscriptionViewSet
 
 RESOURCES: dict[str, type[ResourceViewSet]] = {
     "order_copies": OrderCopyViewSet,

@@ -5,12 +5,12 @@ from django.db.models import Model, QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
-from rest_framework.exceptions import ParseError, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api import policy
 from api.exceptions import FilterNotAllowed
-from api.serializers import Relationship, ResourceSerializer
+from api.serializers import Relationship, ResourceSerializer, serializer_for
 from api.tokens import AccessToken
 from core.actors import Actor
 from events.selectors import event_list_for
@@ -24,18 +24,17 @@ def actor_of(request: Request) -> Actor:
 
 
 class ResourceViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
-    """What every resource's viewset shares: the caller's mode applied to every query (through
-    `base_queryset`, the one place), `filter[q]`/`sort` on listed fields, select/prefetch for
-    includes, related (`/<id>/<rel>`) and relationship (`/<id>/relationships/<rel>`) endpoints."""
+    """What every resource's viewset shares: the caller's mode (`base_queryset`) and the access
+    policy (`api/policy.py`) applied to every query and every action, `filter[q]`/`sort` on
+    listed fields, to-one includes joined, related (`/<id>/<rel>`) and relationship
+    (`/<id>/relationships/<rel>`) endpoints."""
 
     serializer_class: type[ResourceSerializer]
+    permission_classes = [policy.PolicyPermission]
     filter_fields: ClassVar[dict[str, str]] = {}
     sort_fields: ClassVar[dict[str, str]] = {}
+    # First-level to-one includes joined to the page; deeper ones are loaded by the renderer.
     select_for_includes: ClassVar[dict[str, list[str]]] = {}
-    prefetch_for_includes: ClassVar[dict[str, list[str]]] = {}
-    sales_channel_actions: ClassVar[tuple[str, ...]] = ()
-    # Relationships a sales channel may read (related endpoints, include); none by default.
-    sales_channel_relationships: ClassVar[frozenset[str]] = frozenset()
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     lookup_value_regex = "[A-Za-z0-9]+"
 
@@ -49,39 +48,44 @@ class ResourceViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
 
     @property
     def grant(self) -> AccessToken:
-        assert isinstance(self.request.auth, AccessToken)  # noqa: S101 (HasAccessToken)
+        assert isinstance(self.request.auth, AccessToken)  # noqa: S101 (PolicyPermission)
         return self.request.auth
 
     def base_queryset(self, *, mode: str) -> QuerySet[Any]:
         raise NotImplementedError
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        method = (request.method or "").lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            return  # a method the route does not offer: 405, before reading the body
+        include_root: Any = self.serializer_class
+        if "related_field" in self.kwargs:
+            rel = self._relationship(self.kwargs["related_field"])
+            policy.check_relationship(self.resource_name, rel.name, grant=self.grant)
+            include_root = serializer_for(rel.resource_type)
+        policy.check_request(
+            request, self.serializer_class, include_root=include_root, grant=self.grant
+        )
+
     def get_queryset(self) -> QuerySet[Any]:
-        queryset = self.base_queryset(mode=self.grant.mode)
+        queryset = policy.visible(
+            self.base_queryset(mode=self.grant.mode),
+            resource_type=self.resource_name,
+            grant=self.grant,
+        )
         if self.action != "list" and self.action != "retrieve":
             return queryset
-        for path in filter(None, (self.request.query_params.get("include") or "").split(",")):
-            self._check_include(path)
-            if path in self.select_for_includes:
-                queryset = queryset.select_related(*self.select_for_includes[path])
-            if path in self.prefetch_for_includes:
-                queryset = queryset.prefetch_related(*self.prefetch_for_includes[path])
-            elif "." in path:
-                # A nested include: one query per level, not one per parent.
-                queryset = queryset.prefetch_related(path.replace(".", "__"))
+        for names in policy.include_paths(self.request.query_params.get("include")):
+            if names[0] in self.select_for_includes:
+                queryset = queryset.select_related(*self.select_for_includes[names[0]])
         return queryset
 
-    def _check_include(self, path: str) -> None:
-        """Before anything is fetched for it: a path of includable relationships."""
-        self._check_sales_channel_relationship(path.split(".")[0])
-        serializer_class: Any = self.serializer_class
-        for name in path.split("."):
-            if name not in serializer_class.included_serializers:
-                raise ParseError(f"include={path}: {name} cannot be included here")
-            serializer_class = serializer_class.included_serializers[name]
-
-    def _check_sales_channel_relationship(self, name: str) -> None:
-        if self.grant.is_sales_channel and name not in self.sales_channel_relationships:
-            raise PermissionDenied(f"a sales channel may not read {name} of {self.resource_name}")
+    def get_object(self) -> Any:
+        instance = super().get_object()
+        if self.action in ("update", "partial_update", "destroy"):
+            policy.check_writable(instance, resource_type=self.resource_name, grant=self.grant)
+        return instance
 
     # Writes are all or nothing: a refused trigger leaves the attributes sent with it unsaved.
 
@@ -101,7 +105,7 @@ class ResourceViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
     def get_serializer_context(self) -> dict[str, Any]:
         grant = getattr(self.request, "auth", None)
         mode = grant.mode if isinstance(grant, AccessToken) else None
-        return {**super().get_serializer_context(), "mode": mode}
+        return {**super().get_serializer_context(), "mode": mode, "grant": grant}
 
     def _relationship(self, name: str) -> Relationship:
         for rel in self.serializer_class.relationships():
@@ -109,15 +113,9 @@ class ResourceViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
                 return rel
         raise Http404
 
-    def _related_class(self, name: str) -> type[ResourceSerializer]:
-        related = getattr(self.serializer_class, "related_serializers", {})
-        if name in related:
-            return related[name]  # type: ignore[no-any-return]
-        return self.serializer_class.included_serializers[name]  # type: ignore[no-any-return]
-
     def get_related_serializer_class(self) -> type[ResourceSerializer]:
         """For DJA's include validation on related endpoints."""
-        return self._related_class(self._relationship(self.kwargs["related_field"]).name)
+        return serializer_for(self._relationship(self.kwargs["related_field"]).resource_type)
 
     def related_object(self, instance: Model, name: str) -> Any:
         """The to-one relation `name` of `instance` (or None)."""
@@ -129,20 +127,31 @@ class ResourceViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
             return event_list_for(resource_type=self.resource_name, resource_id=str(instance.pk))
         return getattr(instance, name).filter(mode=self.grant.mode)  # type: ignore[no-any-return]
 
+    def _related_rows(self, instance: Model, rel: Relationship) -> QuerySet[Any]:
+        rows = self.related_queryset(instance, rel.name)
+        return policy.visible(rows, resource_type=rel.resource_type, grant=self.grant)
+
+    def _reachable(self, target: Any, rel: Relationship) -> bool:
+        if target is None or getattr(target, "mode", self.grant.mode) != self.grant.mode:
+            return False
+        if not self.grant.is_sales_channel:
+            return True
+        rows = type(target)._default_manager.filter(pk=target.pk)
+        return policy.visible(rows, resource_type=rel.resource_type, grant=self.grant).exists()
+
     @extend_schema(exclude=True)
     def related(self, request: Request, *args: Any, related_field: str, **kwargs: Any) -> Response:
         _refuse_filters(request)
         rel = self._relationship(related_field)
-        self._check_sales_channel_relationship(rel.name)
         instance = self.get_object()
-        serializer_class = self._related_class(rel.name)
+        serializer_class = serializer_for(rel.resource_type)
         context = self.get_serializer_context()
         if rel.many:
-            page = self.paginate_queryset(self.related_queryset(instance, rel.name))
+            page = self.paginate_queryset(self._related_rows(instance, rel))
             rows = serializer_class(page, many=True, context=context).data
             return self.get_paginated_response(rows)
         target = self.related_object(instance, rel.name)
-        if target is None or getattr(target, "mode", self.grant.mode) != self.grant.mode:
+        if not self._reachable(target, rel):
             return Response({"data": None})
         return Response(serializer_class(target, context=context).data)
 
@@ -151,18 +160,18 @@ class ResourceViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         self, request: Request, *args: Any, related_field: str, **kwargs: Any
     ) -> Response:
         rel = self._relationship(related_field)
-        self._check_sales_channel_relationship(rel.name)
         instance = self.get_object()
         base = request.build_absolute_uri(f"/api/{self.resource_name}/{instance.pk}")
         links = {"self": f"{base}/relationships/{rel.name}", "related": f"{base}/{rel.name}"}
         if rel.many:
-            related = self.related_queryset(instance, rel.name).values_list("pk", flat=True)
+            related = self._related_rows(instance, rel).values_list("pk", flat=True)
             page = self.paginate_queryset(related) or []
             data: Any = [{"type": rel.resource_type, "id": str(pk)} for pk in page]
             paginated = self.get_paginated_response(data).data
             links |= paginated["links"]
             return Response({"data": data, "meta": paginated["meta"], "links": links})
-        pk = getattr(instance, f"{rel.name}_id")
+        target = self.related_object(instance, rel.name)
+        pk = target.pk if self._reachable(target, rel) else None
         data = None if pk is None else {"type": rel.resource_type, "id": str(pk)}
         return Response({"data": data, "links": links})
 

@@ -8,10 +8,10 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
+from api.resources.ordercopies import OrderCopySerializer
+from api.resources.orders import OrderSerializer
 from config.urls import urlpatterns as app_urlpatterns
-from ordercopies.api import OrderCopySerializer
 from ordercopies.models import OrderCopy
-from orders.api import OrderSerializer
 from orders.money import cents_as_float, format_cents
 
 

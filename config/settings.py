@@ -69,9 +69,14 @@ INSTALLED_APPS = [
     "subscriptions",
     "api",
     "demo",
+    "health",
 ]
 
 MIDDLEWARE = [
+    # Outermost: counts every answer of /api/ and /oauth/ by status for /metrics (health/).
+    "health.middleware.ApiRequestMetricsMiddleware",
+    # First: rate limits, body size and JSON:API errors for every answer of /api/ and /oauth/.
+    "api.middleware.ApiEdgeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -150,6 +155,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
+        # Django's own default config gives "django" a console handler of its own: without
+        # propagate=False every django.* line (django.tasks among them) would print twice.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "orders": {"level": LOG_LEVEL},
         "ordercopies": {"level": LOG_LEVEL},
         "events": {"level": LOG_LEVEL},
@@ -179,8 +187,19 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "vnd.api+json",
-    "DEFAULT_THROTTLE_RATES": {"oauth": os.environ.get("OAUTH_RATE", "30/min")},
 }
+# Rate limits (api/ratelimit.py), per client and per client address, counted in the database.
+API_RATELIMIT_ENABLED = env_bool("API_RATELIMIT_ENABLED", default=True)
+API_RATE_READ = os.environ.get("API_RATE_READ", "1000/min")
+API_RATE_READ_BURST = os.environ.get("API_RATE_READ_BURST", "50/10s")
+API_RATE_WRITE = os.environ.get("API_RATE_WRITE", "200/min")
+API_RATE_WRITE_BURST = os.environ.get("API_RATE_WRITE_BURST", "50/10s")
+OAUTH_RATE = os.environ.get("OAUTH_RATE", "30/min")
+# Proxies in front of the server that append the caller's address to X-Forwarded-For.
+API_TRUSTED_PROXIES = env_int("API_TRUSTED_PROXIES", default=0)
+# Bounded requests: bodies larger are a 413, JSON bodies nested deeper a 400.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", default=1024 * 1024)
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", default=32)
 JSON_API_FORMAT_FIELD_NAMES = False
 JSON_API_FORMAT_TYPES = False
 JSON_API_PLURALIZE_TYPES = False
@@ -199,4 +218,8 @@ SPECTACULAR_SETTINGS = {
 # Order subscriptions (see README "Configuration").
 SUBSCRIPTION_SCHEDULER_INTERVAL = env_int("SUBSCRIPTION_SCHEDULER_INTERVAL", default=60)
 SUBSCRIPTION_SCHEDULER_BATCH = env_int("SUBSCRIPTION_SCHEDULER_BATCH", default=100)
+
+# Health (see README "Health and metrics"): a pending copy older than this makes /healthz
+# unhealthy (workers are too few, or stuck).
+HEALTH_MAX_BACKLOG_AGE = env_int("HEALTH_MAX_BACKLOG_AGE", default=900)
 LOGGING["loggers"]["subscriptions"] = {"level": LOG_LEVEL}  # type: ignore[index]

@@ -149,6 +149,14 @@ class PaymentSource(Resource):
     )
     token = models.CharField(max_length=120, blank=True, default="")
     details = models.JSONField(default=dict, blank=True, help_text="e.g. brand and last4 digits")
+    created_by_client = models.CharField(
+        max_length=10,
+        blank=True,
+        default="",
+        db_index=True,
+        help_text="The API client that created it (empty: staff, a command or a copy). A sales "
+        "channel may pay an order only with a source it created itself.",
+    )
 
     def __str__(self) -> str:
         last4 = self.details.get("last4") if isinstance(self.details, dict) else None

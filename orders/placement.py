@@ -4,7 +4,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from orders.models import Coupon, LineItem, Order
+from orders.models import Coupon, CustomerPaymentSource, LineItem, Order, PaymentSource
 
 
 def placement_errors(
@@ -66,3 +66,23 @@ def stock_problems(sku_lines: Iterable[LineItem]) -> list[str]:
                 f"SKU {sku.code} is out of stock ({available} available, {quantity} wanted)"
             )
     return problems
+
+
+def payment_source_refusal(
+    *, order: Order, source: PaymentSource, sales_channel: str | None
+) -> str | None:
+    """Why `source` may not pay `order`, or None. Any caller: not another customer's source.
+    A sales channel (its API client id) additionally only with a source it created for this
+    order: not a wallet's, not one on another order. Binding a guest order to a customer by
+    email gives a sales channel nothing of that customer's wallet."""
+    if source.customer_id not in (None, order.customer_id):
+        return "the payment source belongs to another customer"
+    if sales_channel is None:
+        return None
+    if source.created_by_client != sales_channel:
+        return "a sales channel may pay only with a payment source it created"
+    if CustomerPaymentSource.objects.filter(payment_source=source).exists():
+        return "a sales channel may not pay with a source saved in a wallet"
+    if Order.objects.filter(payment_source=source).exclude(pk=order.pk).exists():
+        return "the payment source is used by another order: create one for this order"
+    return None

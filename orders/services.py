@@ -29,7 +29,7 @@ from orders.models import (
     PaymentSource,
     Sku,
 )
-from orders.placement import placement_errors
+from orders.placement import payment_source_refusal, placement_errors
 from orders.pricing import discount_lines_build, totals_compute
 from orders.selectors import coupon_find, order_lines, order_lock, sku_price_cents
 from orders.signals import order_placed
@@ -73,9 +73,11 @@ def payment_source_create(
     actor: Actor = SYSTEM,
     token: str = "",
     details: dict[str, Any] | None = None,
+    created_by_client: str = "",
     **common: Any,
 ) -> PaymentSource:
-    """A payment source (e.g. a card token from a gateway) to set on an order."""
+    """A payment source (e.g. a card token from a gateway) to set on an order. The API client
+    creating it is recorded: a sales channel may pay only with the sources it created."""
     unknown = set(common) - ALWAYS_EDITABLE_FIELDS
     if unknown:
         raise OrderInvalid(f"unknown payment source fields: {', '.join(sorted(unknown))}")
@@ -84,6 +86,7 @@ def payment_source_create(
         payment_source_type=payment_source_type,
         token=token,
         details=details or {},
+        created_by_client=created_by_client,
         **common,
     )
     event_record(name="payment_sources.create", resource=source, actor=actor)
@@ -136,9 +139,12 @@ def order_create(
 
 
 @transaction.atomic
-def order_update(*, order: Order, actor: Actor = SYSTEM, **changes: Any) -> Order:
+def order_update(
+    *, order: Order, actor: Actor = SYSTEM, sales_channel: str | None = None, **changes: Any
+) -> Order:
     """Change an order's customer email, addresses, payment, coupon, codes, reference or
-    metadata. All but the last three only while the order is draft or pending."""
+    metadata. All but the last three only while the order is draft or pending. A
+    `sales_channel` (its API client id) sets only a payment source it created for this order."""
     unknown = set(changes) - EDITABLE_FIELDS - ALWAYS_EDITABLE_FIELDS
     if unknown:
         raise OrderInvalid(f"these order fields cannot be changed: {', '.join(sorted(unknown))}")
@@ -146,6 +152,7 @@ def order_update(*, order: Order, actor: Actor = SYSTEM, **changes: Any) -> Orde
     if set(changes) & EDITABLE_FIELDS and not order.is_editable:
         raise OrderNotEditable(f"a {order.status} order cannot be edited")
     _check_same_mode(order, changes)
+    _check_payment_source(order, changes.get("payment_source"), sales_channel)
     if changes.get("coupon_code"):
         _check_coupon(order, changes["coupon_code"])
     if "customer_email" in changes:
@@ -170,12 +177,19 @@ def _check_same_mode(order: Order, changes: dict[str, Any]) -> None:
     for field, value in changes.items():
         if isinstance(value, related) and value.mode != order.mode:
             raise OrderInvalid({field: [f"{field} {value.pk} does not exist"]})
-    source = changes.get("payment_source")
-    if isinstance(source, PaymentSource) and source.customer_id not in (None, order.customer_id):
-        raise OrderInvalid({"payment_source": ["the payment source belongs to another customer"]})
     method = changes.get("payment_method")
     if isinstance(method, PaymentMethod) and method.market_id != order.market_id:
         raise OrderInvalid({"payment_method": ["the payment method is for another market"]})
+
+
+def _check_payment_source(
+    order: Order, source: PaymentSource | None, sales_channel: str | None
+) -> None:
+    if source is None:
+        return
+    reason = payment_source_refusal(order=order, source=source, sales_channel=sales_channel)
+    if reason:
+        raise OrderInvalid({"payment_source": [reason]})
 
 
 def _check_coupon(order: Order, code: str) -> None:
@@ -305,10 +319,11 @@ def _discount_lines_rebuild(order: Order, lines: list[LineItem]) -> list[LineIte
 
 
 @transaction.atomic
-def order_place(*, order: Order, actor: Actor = SYSTEM) -> Order:
+def order_place(*, order: Order, actor: Actor = SYSTEM, sales_channel: str | None = None) -> Order:
     """Place a pending order that meets every placement rule: takes its stock, uses its coupon,
     authorizes the payment (or marks it free). Raises OrderPlacementRefused with every rule that
-    failed, leaving the order as it was."""
+    failed, leaving the order as it was. A `sales_channel` (its API client id) places only an
+    order paid with a source it created for it (whoever set the source)."""
     order = order_lock(order_id=order.pk)
     skus = _lock_skus(order)
     lines = order_lines(order=order)
@@ -322,6 +337,11 @@ def order_place(*, order: Order, actor: Actor = SYSTEM) -> Order:
     )
     now = timezone.now()
     errors = placement_errors(order=order, lines=lines, coupon=coupon, at=now)
+    if sales_channel is not None and order.payment_source_id is not None:
+        source = PaymentSource.objects.get(pk=order.payment_source_id)
+        reason = payment_source_refusal(order=order, source=source, sales_channel=sales_channel)
+        if reason:
+            errors = {**errors, "payment_source": [*errors.get("payment_source", []), reason]}
     if errors:
         raise OrderPlacementRefused(errors)
     _take_stock(lines)

@@ -1,7 +1,6 @@
 """The subscriptions back office. Every change goes through subscriptions/services: the forms and
 the actions parse input, call one service per subscription and report with message_user."""
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +18,7 @@ from django.utils.safestring import mark_safe
 from core.actors import Actor
 from core.admin_actions import service_each
 from events.selectors import event_list_for
+from events.timeline import DATE_FORMAT, timeline_html
 from subscriptions import selectors, services
 from subscriptions.exceptions import OrderSubscriptionError
 from subscriptions.frequencies import InvalidFrequency, frequency_clean, frequency_describe
@@ -43,7 +43,7 @@ RUNS_HEAD = mark_safe(  # noqa: S308 (a constant)
 
 
 def when(moment: Any) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else "-"
+    return timezone.localtime(moment).strftime(DATE_FORMAT) if moment else "-"
 
 
 class OrderSubscriptionForm(forms.ModelForm[OrderSubscription]):
@@ -59,8 +59,8 @@ class OrderSubscriptionForm(forms.ModelForm[OrderSubscription]):
 @admin.register(OrderSubscription)
 class OrderSubscriptionAdmin(admin.ModelAdmin[OrderSubscription]):
     form = OrderSubscriptionForm
-    list_display = ["number", "status", "frequency", "source_order_link", "customer_email"]
-    list_display += ["next_run_at", "last_run_at", "occurrencies", "errors_count"]
+    list_display = ["number", "status", "schedule", "source_order_link", "customer_email"]
+    list_display += ["next_run", "last_run_at", "runs_so_far", "errors_count"]
     list_display += ["succeeded_on_last_run", "mode"]
     list_filter = ["status", "mode", "succeeded_on_last_run", "place_target_order"]
     list_select_related = ["source_order"]
@@ -188,7 +188,8 @@ class OrderSubscriptionAdmin(admin.ModelAdmin[OrderSubscription]):
         location=ACTION_LOCATIONS,
     )
     def run_subscriptions(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        self._run_each(request, queryset, service=services.order_subscription_run, done="run")
+        service = services.order_subscription_run
+        self._run_each(request, queryset, service=service, done="run", said="Started a run of")
 
     @admin.action(
         description="Cancel the subscription (final)",
@@ -225,6 +226,7 @@ class OrderSubscriptionAdmin(admin.ModelAdmin[OrderSubscription]):
         *,
         service: Callable[..., object],
         done: str,
+        said: str = "",
     ) -> None:
         """One service call (and transaction) per subscription: a refusal leaves others done."""
         subscriptions, refusals = service_each(
@@ -238,7 +240,7 @@ class OrderSubscriptionAdmin(admin.ModelAdmin[OrderSubscription]):
                 self.log_change(request, subscription, f"{done.capitalize()} it.")
         if subscriptions:
             noun = "subscription" if len(subscriptions) == 1 else "subscriptions"
-            message = f"{done.capitalize()} {len(subscriptions)} {noun}."
+            message = f"{said or done.capitalize()} {len(subscriptions)} {noun}."
             self.message_user(request, message, messages.SUCCESS)
         for subscription, error in refusals:
             self.message_user(
@@ -261,7 +263,18 @@ class OrderSubscriptionAdmin(admin.ModelAdmin[OrderSubscription]):
         url = reverse("admin:orders_order_change", args=[obj.source_order_id])
         return format_html('<a href="{}">#{}</a>', url, obj.source_order.number)
 
-    @admin.display(description="schedule")
+    @admin.display(description="next run", ordering="next_run_at")
+    def next_run(self, obj: OrderSubscription) -> str:
+        """None for a subscription that will not run (cancelled, inactive)."""
+        if obj.status in (OrderSubscription.Status.CANCELLED, OrderSubscription.Status.INACTIVE):
+            return f"none while {obj.status}"
+        return when(obj.next_run_at)
+
+    @admin.display(description="runs so far", ordering="occurrencies")
+    def runs_so_far(self, obj: OrderSubscription) -> int:
+        return obj.occurrencies
+
+    @admin.display(description="schedule", ordering="frequency")
     def schedule(self, obj: OrderSubscription) -> str:
         return frequency_describe(obj.frequency)
 
@@ -284,20 +297,7 @@ class OrderSubscriptionAdmin(admin.ModelAdmin[OrderSubscription]):
     @admin.display(description="events")
     def timeline(self, obj: OrderSubscription) -> str:
         events = event_list_for(resource_type=OrderSubscription.resource_type, resource_id=obj.pk)
-        rows = format_html_join(
-            "",
-            "<li><time>{}</time> <strong>{}</strong> by {}{}</li>",
-            (
-                (
-                    when(event.created_at),
-                    event.name,
-                    event.actor_label or event.actor_kind,
-                    _payload_html(event.payload),
-                )
-                for event in events
-            ),
-        )
-        return format_html("<ol>{}</ol>", rows) if rows else "-"
+        return timeline_html(events)
 
 
 def _run_cells(run: SubscriptionRun) -> str:
@@ -321,9 +321,3 @@ def _run_cells(run: SubscriptionRun) -> str:
         target_link,
         errors or "-",
     )
-
-
-def _payload_html(payload: dict[str, Any]) -> str:
-    if not payload:
-        return ""
-    return format_html(" <code>{}</code>", json.dumps(payload, sort_keys=True, default=str))

@@ -9,13 +9,17 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.html import format_html
 
 from core.actors import Actor
 from events.selectors import event_list_for
 from ordercopies import selectors, services
+from ordercopies.admin.dashboard import worker_alive
 from ordercopies.admin.displays import (
+    ERROR_KINDS,
     age_text,
     errors_html,
+    first_error_text,
     options_text,
     order_link,
     status_badge,
@@ -37,17 +41,39 @@ DATE_FIELDS = ("created_at", "updated_at", "started_at", "completed_at", "failed
 REFERENCE_FIELDS = ("reference", "reference_origin", "metadata", "made_by")
 
 
+MOVING = (OrderCopy.Status.PENDING, OrderCopy.Status.IN_PROGRESS)
+
+
+class ErrorKindFilter(admin.SimpleListFilter):
+    """Copies whose errors_log has an error of this kind (its key)."""
+
+    title = "error kind"
+    parameter_name = "error_kind"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return list(ERROR_KINDS.items())
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[OrderCopy]) -> QuerySet[OrderCopy]:
+        kind = self.value()
+        return queryset.filter(errors_log__has_key=kind) if kind else queryset
+
+
 @admin.register(OrderCopy)
 class OrderCopyAdmin(admin.ModelAdmin[OrderCopy]):
-    list_display = ["id", "coloured_status", "source", "target", "errors_count", "attempts"]
-    list_display += ["options", "age", "mode"]
-    list_filter = ["status", "mode", *OrderCopy.OPTIONS, "created_at"]
-    search_fields = ["=id", "=source_order__number", "reference"]
+    list_display = ["id", "coloured_status", "source", "target", "first_error", "attempts"]
+    list_display += ["age", "mode"]
+    list_filter = ["status", ErrorKindFilter, "mode", *OrderCopy.OPTIONS, "created_at"]
+    search_fields = ["=id", "=source_order__id", "=source_order__number", "reference"]
+    search_fields += ["source_order__customer_email", "errors_log"]
+    search_help_text = (
+        "Search by copy id, source order id or number (exact), reference, customer email or "
+        "error text."
+    )
     fieldsets = [
         (None, {"fields": STATUS_FIELDS}),
         ("Errors", {"fields": ERROR_FIELDS}),
         ("Options", {"fields": [OrderCopy.OPTIONS[:3], OrderCopy.OPTIONS[3:]]}),
-        ("Dates", {"fields": [DATE_FIELDS[:2], DATE_FIELDS[2:]]}),
+        ("Dates", {"fields": [DATE_FIELDS[:2], DATE_FIELDS[2:]], "classes": ["collapse"]}),
         ("Reference", {"fields": REFERENCE_FIELDS}),
         ("Timeline", {"fields": ["timeline"]}),
     ]
@@ -68,7 +94,12 @@ class OrderCopyAdmin(admin.ModelAdmin[OrderCopy]):
             (status_badge(status), counts.get(status, 0), f"{changelist}?status__exact={status}")
             for status in OrderCopy.Status
         ]
-        context = {"status_counts": status_counts, **(extra_context or {})}
+        context = {
+            "status_counts": status_counts,
+            "live_active": any(counts.get(status, 0) for status in MOVING),
+            "no_worker": not worker_alive(),
+            **(extra_context or {}),
+        }
         return super().changelist_view(request, extra_context=context)
 
     def render_change_form(
@@ -81,13 +112,16 @@ class OrderCopyAdmin(admin.ModelAdmin[OrderCopy]):
         obj: OrderCopy | None = None,
     ) -> HttpResponse:
         context["copy_buttons"] = self._buttons(request, obj) if obj is not None else []
+        context["live_active"] = obj is not None and obj.status in MOVING
+        context["no_worker"] = obj is not None and not worker_alive()
         return super().render_change_form(request, context, add, change, form_url, obj)
 
-    def _buttons(self, request: HttpRequest, obj: OrderCopy) -> list[tuple[str, str]]:
-        """The triggers this user may pull that the copy's status accepts, as (action, label)."""
+    def _buttons(self, request: HttpRequest, obj: OrderCopy) -> list[tuple[str, str, str]]:
+        """The triggers this user may pull that the copy's status accepts, as (action, label,
+        the question a destructive one asks first, or "")."""
         allowed = self.get_actions(request, action_location=admin.ActionLocation.CHANGE_FORM)
         return [
-            (trigger.action, trigger.name.capitalize())
+            (trigger.action, trigger.name.capitalize(), trigger.confirmation.format(copy=obj.pk))
             for trigger in TRIGGERS.values()
             if trigger.action in allowed
             and selectors.order_copy_trigger_refusal(order_copy=obj, trigger=trigger.name) is None
@@ -190,6 +224,10 @@ class OrderCopyAdmin(admin.ModelAdmin[OrderCopy]):
     def age(self, obj: OrderCopy) -> str:
         return age_text(obj)
 
+    @admin.display(description="first error")
+    def first_error(self, obj: OrderCopy) -> str:
+        return first_error_text(obj.errors_log)
+
     @admin.display(description="errors log")
     def errors(self, obj: OrderCopy) -> str:
         return errors_html(obj.errors_log)
@@ -197,7 +235,10 @@ class OrderCopyAdmin(admin.ModelAdmin[OrderCopy]):
     @admin.display(description="made by subscription")
     def made_by(self, obj: OrderCopy) -> str:
         subscription_id = getattr(obj, "order_subscription_id", None)
-        return f"order subscription {subscription_id}" if subscription_id else "-"
+        if not subscription_id:
+            return "-"
+        url = reverse("admin:subscriptions_ordersubscription_change", args=[subscription_id])
+        return format_html('<a href="{}">subscription {}</a>', url, subscription_id)
 
     @admin.display(description="events")
     def timeline(self, obj: OrderCopy) -> str:

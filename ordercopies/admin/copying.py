@@ -15,6 +15,7 @@ from django.utils.safestring import SafeString
 
 from core.actors import Actor
 from ordercopies import selectors, services
+from ordercopies.admin.dashboard import NO_WORKER, worker_alive
 from ordercopies.admin.displays import copy_link, order_link
 from ordercopies.exceptions import OrderCopyError
 from ordercopies.models import OrderCopy
@@ -148,7 +149,11 @@ def copies_create(
     except OrderCopyError as error:
         model_admin.message_user(request, f"No copy was made: {error.message}", messages.ERROR)
         return None
-    model_admin.message_user(request, _created_message(copies, orders), messages.SUCCESS)
+    if worker_alive():
+        model_admin.message_user(request, _created_message(copies, orders), messages.SUCCESS)
+    else:
+        message = format_html("{} Copies {}.", _created_message(copies, orders), NO_WORKER)
+        model_admin.message_user(request, message, messages.WARNING)
     return copies
 
 

@@ -1,17 +1,17 @@
 """How a copy looks in the admin: its coloured status, links to its orders, its errors as a
 list and its timeline with each attempt's errors. Pure HTML builders, no queries."""
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
 from events.models import Event
+from events.timeline import payload_html
+from events.timeline import timeline_html as event_timeline_html
 from ordercopies.models import OrderCopy
 from orders.models import Order
 
@@ -29,6 +29,15 @@ OPTION_LABELS = {
     "apply_promotions": "apply promotions",
     "skip_errors": "skip errors",
     "ignore_invalid_coupon": "ignore invalid coupon",
+}
+# errors_log keys, as staff read them (the filter "error kind" and the dashboard use them).
+ERROR_KINDS = {
+    "status": "placement refused",
+    "line_items": "line items (stock, SKUs)",
+    "coupon_code": "coupon",
+    "payment_method": "payment method",
+    "source_order": "source order (cancellation)",
+    "base": "worker lost or unexpected error",
 }
 BADGE_STYLE = "display:inline-block;padding:1px 8px;border-radius:9px;color:#fff;white-space:nowrap"
 
@@ -74,31 +83,21 @@ def errors_html(errors_log: dict[str, list[str]] | None) -> SafeString | str:
     return format_html('<ul class="copy-errors">{}</ul>', items)
 
 
+def first_error_text(errors_log: dict[str, list[str]] | None) -> str:
+    """The first error message, as one line: why a copy failed, at a glance."""
+    for messages in (errors_log or {}).values():
+        if messages:
+            return str(messages[0])
+    return "-"
+
+
 def timeline_html(events: Iterable[Event]) -> SafeString | str:
-    """The copy's events, oldest first, with the attempt each belongs to and its errors."""
-    rows = format_html_join(
-        "",
-        '<tr class="event-{}"><td><time>{}</time></td><td><strong>{}</strong></td>'
-        "<td>{}</td><td>{}</td><td>{}</td></tr>",
-        (
-            (
-                event.name.replace(".", "-"),
-                timezone.localtime(event.created_at).strftime("%Y-%m-%d %H:%M:%S"),
-                event.name,
-                event.actor_label or event.actor_kind,
-                _attempt(event.payload),
-                _details(event.payload),
-            )
-            for event in events
-        ),
-    )
-    if not rows:
-        return "-"
-    header = "<tr><th>When</th><th>Event</th><th>By</th><th>Attempt</th><th>Details</th></tr>"
-    return format_html(
-        '<table class="copy-timeline"><thead>{}</thead><tbody>{}</tbody></table>',
-        mark_safe(header),  # noqa: S308 (a constant)
-        rows,
+    """The copy's events, newest first, with the attempt each belongs to and its errors."""
+    return event_timeline_html(
+        events,
+        details=lambda event: _details(event.payload),
+        columns=[("Attempt", lambda event: _attempt(event.payload))],
+        css_class="copy-timeline",
     )
 
 
@@ -127,7 +126,7 @@ def _details(payload: dict[str, Any]) -> SafeString:
                 format_html('{} <a href="{}">{}</a>', key.replace("_", " "), url, order_id)
             )
     if rest:
-        parts.append(format_html("<code>{}</code>", json.dumps(rest, sort_keys=True, default=str)))
+        parts.append(payload_html(rest))
     return format_html_join(mark_safe("<br>"), "{}", ((part,) for part in parts))
 
 

@@ -20,7 +20,7 @@ from ordercopies.admin.copying import (
     copy_page,
     options_form,
 )
-from ordercopies.admin.displays import copies_table_html
+from ordercopies.admin.displays import copies_table_html, copy_link, order_link
 from orders.admin import OrderAdmin
 from orders.models import Order
 
@@ -42,12 +42,12 @@ class OrderCopyingAdmin(OrderAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: Order | None = None) -> Any:
         fieldsets = list(super().get_fieldsets(request, obj))
         if obj is not None and self.has_view_copies_permission(request):
-            fieldsets.append(("Copies made from this order", {"fields": ["copies"]}))
+            fieldsets.append(("Copies", {"fields": ["made_by_copy", "copies"]}))
         return fieldsets
 
     def get_readonly_fields(self, request: HttpRequest, obj: Order | None = None) -> list[str]:
         readonly = list(super().get_readonly_fields(request, obj))
-        return [*readonly, "copies"] if obj is not None else readonly
+        return [*readonly, "made_by_copy", "copies"] if obj is not None else readonly
 
     def render_change_form(
         self,
@@ -100,7 +100,17 @@ class OrderCopyingAdmin(OrderAdmin):
         copies = copies_create(self, request, orders=[order], form=form)
         return HttpResponseRedirect(copies_url(copies) if copies else request.path)
 
-    @admin.display(description="copies")
+    @admin.display(description="made by")
+    def made_by_copy(self, obj: Order) -> str:
+        """A target order links back to the copy that made it and to that copy's source."""
+        made_by = selectors.order_copy_list().filter(target_order_id=obj.pk).first()
+        if made_by is None:
+            return "-"
+        return format_html(
+            "copy {} of order {}", copy_link(made_by), order_link(made_by.source_order)
+        )
+
+    @admin.display(description="copies made from this order")
     def copies(self, obj: Order) -> str:
         copies = selectors.order_copy_list_of_source(source_order_id=obj.pk, limit=COPIES_SHOWN)
         if not copies:

@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 
 from core.admin_actions import service_each
 from ordercopies import selectors, services
+from ordercopies.admin.dashboard import NO_WORKER, worker_alive
 from ordercopies.admin.displays import order_link, status_badge
 from ordercopies.exceptions import OrderCopyError
 from ordercopies.models import OrderCopy
@@ -27,6 +28,8 @@ class Trigger:
     service: Callable[..., OrderCopy]
     done: str
     outcome: str  # what happens to an accepted copy
+    queues: bool  # an accepted copy waits for a worker
+    confirmation: str = ""  # asked before the copy page's button acts ({copy}: its id)
 
     @property
     def action(self) -> str:
@@ -36,9 +39,18 @@ class Trigger:
 TRIGGERS = {
     trigger.name: trigger
     for trigger in (
-        Trigger("launch", services.order_copy_launch, "launched", "its job is queued again"),
-        Trigger("retry", services.order_copy_retry, "retried", "it goes back to pending and runs"),
-        Trigger("abort", services.order_copy_abort, "aborted", "it stops and will not run"),
+        Trigger("launch", services.order_copy_launch, "launched", "its job is queued again", True),
+        Trigger(
+            "retry", services.order_copy_retry, "retried", "it goes back to pending and runs", True
+        ),
+        Trigger(
+            "abort",
+            services.order_copy_abort,
+            "aborted",
+            "it stops and will not run",
+            False,
+            "Abort copy {copy}? It stops and will not run (Retry can queue it again).",
+        ),
     )
 }
 
@@ -111,13 +123,16 @@ def _report(
     done: int,
     refusals: list[str],
 ) -> None:
+    level = messages.SUCCESS if not refusals else messages.WARNING if done else messages.ERROR
     if done:
         summary = f"{trigger.done.capitalize()} {done} {'copy' if done == 1 else 'copies'}"
+        if trigger.queues and not worker_alive():
+            summary += f" ({NO_WORKER})"
+            level = messages.WARNING if level == messages.SUCCESS else level
     else:
         summary = f"No copy was {trigger.done}"
     if refusals:
         summary += f"; {len(refusals)} refused"
-    level = messages.SUCCESS if not refusals else messages.WARNING if done else messages.ERROR
     model_admin.message_user(request, f"{summary}.", level)
     for refusal in refusals:
         model_admin.message_user(request, refusal, messages.ERROR)

@@ -4,7 +4,6 @@ form, the delete view and the actions parse input, call one service per order an
 ordercopies/admin/ extends OrderAdmin with copying (the copy app depends on orders, never the
 other way round)."""
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -13,13 +12,15 @@ from django.contrib import admin, messages
 from django.db.models import ForeignKey, QuerySet
 from django.forms import ModelChoiceField
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
 
 from core.actors import Actor
 from core.admin_actions import service_each
 from events.selectors import event_list_for
+from events.timeline import timeline_html
 from orders import services as order_services
+from orders.admin.confirmation import action_confirmation, is_confirmed
 from orders.admin.markets import MarketChoiceField, MarketListFilter
 from orders.exceptions import OrderError
 from orders.models import Address, LineItem, Order, PaymentMethod, PaymentSource
@@ -152,8 +153,8 @@ ORDER_READONLY_FIELDS += [*ORDER_DATE_FIELDS, "timeline"]
 class OrderAdmin(admin.ModelAdmin[Order]):
     form = OrderForm
     list_display = ["number", "status", "payment_status", "fulfillment_status", "market"]
-    list_display += ["customer_email", "total", "skus_count", "placed_at", "created_at"]
-    list_filter = ["status", "payment_status", "mode", ("market", MarketListFilter), ArchivedFilter]
+    list_display += ["customer_email", "total", "skus_count", "placed_at", "mode_badge"]
+    list_filter = ["mode", "status", "payment_status", ("market", MarketListFilter), ArchivedFilter]
     list_select_related = ["market"]
     search_fields = ["number", "=id", "customer_email", "reference"]
     date_hierarchy = "created_at"
@@ -167,8 +168,9 @@ class OrderAdmin(admin.ModelAdmin[Order]):
         return [
             (None, {"fields": ORDER_STATUS_FIELDS + ORDER_CUSTOMER_FIELDS}),
             ("Addresses, payment and codes", {"fields": ORDER_PAYMENT_FIELDS}),
-            ("Dates", {"fields": ORDER_DATE_FIELDS}),
-            ("Reference", {"fields": ORDER_REFERENCE_FIELDS}),
+            # Folded: a long page keeps what staff act on in view.
+            ("Dates", {"fields": ORDER_DATE_FIELDS, "classes": ["collapse"]}),
+            ("Reference", {"fields": ORDER_REFERENCE_FIELDS, "classes": ["collapse"]}),
             ("Timeline", {"fields": ["timeline"]}),
         ]
 
@@ -278,8 +280,17 @@ class OrderAdmin(admin.ModelAdmin[Order]):
         permissions=["cancel"],
         location=ADMIN_ACTIONS,
     )
-    def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+    def cancel_orders(
+        self, request: HttpRequest, queryset: QuerySet[Order]
+    ) -> TemplateResponse | None:
+        if not is_confirmed(request):
+            consequence = "Each is cancelled for good, and its stock is given back."
+            return action_confirmation(
+                self, request, queryset, action="cancel_orders", verb="cancel",
+                consequence=consequence,
+            )  # fmt: skip
         self._run_each(request, queryset, service=order_services.order_cancel, done="cancelled")
+        return None
 
     @admin.action(
         description="Archive the order",
@@ -343,27 +354,31 @@ class OrderAdmin(admin.ModelAdmin[Order]):
 
     # Read-only displays ----------------------------------------------------------------------
 
+    @admin.display(description="mode", ordering="mode")
+    def mode_badge(self, obj: Order) -> str:
+        return mode_badge(obj.mode)
+
     @admin.display(description="total", ordering="total_amount_cents")
     def total(self, obj: Order) -> str:
         return obj.formatted(obj.total_amount_cents)
 
     @admin.display(description="events")
     def timeline(self, obj: Order) -> str:
-        events = event_list_for(resource_type=Order.resource_type, resource_id=obj.pk)
-        rows = format_html_join(
-            "",
-            "<li><time>{}</time> <strong>{}</strong> by {}{}</li>",
-            (
-                (
-                    timezone.localtime(event.created_at).strftime("%Y-%m-%d %H:%M:%S"),
-                    event.name,
-                    event.actor_label or event.actor_kind,
-                    _payload_html(event.payload),
-                )
-                for event in events
-            ),
-        )
-        return format_html("<ol>{}</ol>", rows) if rows else "-"
+        return timeline_html(event_list_for(resource_type=Order.resource_type, resource_id=obj.pk))
+
+
+MODE_COLOURS = {"test": "#a35200", "live": "#1e7a46"}
+
+
+def mode_badge(mode: str) -> str:
+    """Test and live, visibly apart wherever records of both are listed."""
+    return format_html(
+        '<span class="mode-badge mode-{}" style="padding:1px 6px;border-radius:4px;color:#fff;'
+        'background:{};font-size:0.8em;text-transform:uppercase">{}</span>',
+        mode,
+        MODE_COLOURS.get(mode, "#5f6b76"),
+        mode,
+    )
 
 
 def order_totals(order: Order) -> list[tuple[str, str]]:
@@ -375,9 +390,3 @@ def order_totals(order: Order) -> list[tuple[str, str]]:
         ("Tax", order.formatted(order.total_tax_amount_cents)),
         ("Total", order.formatted(order.total_amount_cents)),
     ]
-
-
-def _payload_html(payload: dict[str, Any]) -> str:
-    if not payload:
-        return ""
-    return format_html(" <code>{}</code>", json.dumps(payload, sort_keys=True, default=str))

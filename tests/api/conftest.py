@@ -60,6 +60,12 @@ def _fresh_throttles() -> None:
 
 
 @pytest.fixture
+def unthrottled(settings: Any) -> None:
+    """For tests that walk hundreds of routes: the API's rate limits are tested elsewhere."""
+    settings.API_RATELIMIT_ENABLED = False
+
+
+@pytest.fixture
 def make_api(client: Client) -> Callable[..., ApiCaller]:
     def make(
         kind: str = "integration", mode: str = "test", markets: tuple[str, ...] = ()
@@ -224,3 +230,32 @@ def in_progress_copy(make_order: Callable[..., Order], make_copy: Callable[..., 
     claimed = copy_services.order_copy_claim(order_copy_id=order_copy.pk)
     assert claimed is not None and claimed.status == OrderCopy.Status.IN_PROGRESS
     return claimed
+
+
+@pytest.fixture
+def world(make_order: Callable[..., Order], make_copy: Callable[..., OrderCopy]) -> dict[str, Any]:
+    """One record of every resource, linked together in market eu (test mode): a pending order
+    with two lines, its customer, wallet, addresses, payment method and source, a copy of it, a
+    subscription of it, a promotion with a coupon, and the order's events. Type → record."""
+    from events.models import Event
+    from subscriptions.services import order_subscription_create
+
+    order = make_order(lines=2)
+    promotion = factories.PromotionFactory(market=order.market, mode="test", requires_coupon=True)
+    subscription = order_subscription_create(source_order=order, mode="test", frequency="daily")
+    return {
+        "orders": order,
+        "line_items": order.line_items.first(),
+        "markets": order.market,
+        "customers": order.customer,
+        "skus": order.line_items.first().sku,
+        "addresses": order.shipping_address,
+        "payment_methods": order.payment_method,
+        "payment_sources": order.payment_source,
+        "customer_payment_sources": order.payment_source.wallet_entry,
+        "coupons": factories.CouponFactory(promotion=promotion, mode="test"),
+        "promotions": promotion,
+        "order_copies": make_copy(order),
+        "order_subscriptions": subscription,
+        "events": Event.objects.filter(resource_type="orders", resource_id=order.pk).first(),
+    }

@@ -4,15 +4,17 @@ token may do (SPEC.md §5, issue 4 §5)."""
 import io
 import json
 import time
+from typing import Any
 from urllib.parse import urlencode
 
 import jwt
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 
 from api.models import ApiClient
-from api.oauth import OAuthThrottle
+from api.ratelimit import rate_parse
 from api.services import api_client_create, api_client_revoke
 from ordercopies.models import OrderCopy
 from orders.models import LineItem, Order
@@ -194,12 +196,11 @@ def test_a_malformed_token_request_is_a_4xx(client, no_raise, db, body):
     assert response.json()["errors"][0]["status"] == str(response.status_code)
 
 
-def test_oauth_token_is_throttled(client, integration):
+def test_oauth_token_is_throttled(client, integration, settings):
+    # A limit per hour: however slow the requests, they all fall in one window.
+    settings.OAUTH_RATE = "5/hour"
     api_client, _ = integration
-    throttle = OAuthThrottle()
-    allowed, _ = throttle.parse_rate(throttle.get_rate())
-    if allowed > 100:
-        pytest.skip(f"OAUTH_RATE allows {allowed} requests: too many to exhaust here")
+    allowed = rate_parse(settings.OAUTH_RATE, setting="OAUTH_RATE").limit
     body = {"grant_type": "client_credentials", "client_id": api_client.client_id}
     statuses = [post_json(client, body).status_code for _ in range(allowed + 1)]
     assert statuses[:allowed] == [401] * allowed
@@ -314,13 +315,24 @@ def test_a_sales_channel_builds_and_places_an_order(shop, market, make_sku):
     )
     assert line.status_code == 201, line.content
     method = factories.PaymentMethodFactory(market=market, mode="test")
-    source = factories.PaymentSourceFactory(mode="test")
+    # A sales channel pays with a payment source it created for the order (api/policy.py).
+    source = shop.post(
+        "/api/payment_sources",
+        {
+            "data": {
+                "type": "payment_sources",
+                "attributes": {"payment_source_type": "stripe_payments", "token": "tok_1"},
+            }
+        },
+    )
+    assert source.status_code == 201, source.content
+    source_id = source.json()["data"]["id"]
     document = patch_document("orders", order["id"], _place=True)
     document["data"]["relationships"] = {
         "shipping_address": linkage("addresses", address_id),
         "billing_address": linkage("addresses", address_id),
         "payment_method": linkage("payment_methods", method.pk),
-        "payment_source": linkage("payment_sources", source.pk),
+        "payment_source": linkage("payment_sources", source_id),
     }
     placed = shop.patch(f"/api/orders/{order['id']}", document)
     assert placed.status_code == 200, placed.content
@@ -453,3 +465,119 @@ def test_a_sales_channel_sees_only_its_market_s_catalogue(shop, other_market, pa
     )
     assert records[path].pk not in listed
     assert shop.get(f"/api/{path}/{records[path].pk}").status_code in (401, 404)
+
+
+# Tokens follow their client (issue 9, finding 8) -----------------------------------------------
+
+
+def shop_routes(order: Order) -> list[str]:
+    return [
+        f"/api/orders/{order.pk}",
+        f"/api/orders/{order.pk}/line_items",
+        f"/api/line_items/{order.line_items.first().pk}",
+        "/api/skus",
+    ]
+
+
+@pytest.mark.parametrize("route", range(4))
+def test_a_token_stops_granting_a_market_its_client_no_longer_has(shop, make_order, route):
+    path = shop_routes(make_order())[route]
+    assert shop.get(path).status_code == 200
+    ApiClient.objects.filter(pk=shop.api_client.pk).update(market_codes=["us"])
+    error = assert_error(shop.get(path), 401, "INVALID_TOKEN")
+    assert "market eu of this token is no longer allowed" in error["detail"]
+
+
+def test_a_token_keeps_a_market_its_client_still_has(make_api, market, make_order):
+    shop = make_api(kind="sales_channel", markets=("eu",))
+    ApiClient.objects.filter(pk=shop.api_client.pk).update(market_codes=["eu", "us"])
+    order = make_order()
+    ApiClient.objects.filter(pk=shop.api_client.pk).update(market_codes=["eu"])
+    assert [shop.get(path).status_code for path in shop_routes(order)] == [200] * 4
+
+
+def test_a_market_removed_in_the_admin_ends_the_token_at_once(shop, admin_client, make_order):
+    order = make_order()
+    assert shop.get(f"/api/orders/{order.pk}").status_code == 200
+    response = admin_client.post(
+        f"/admin/api/apiclient/{shop.api_client.pk}/change/",
+        {"name": "Shop", "kind": "sales_channel", "mode": "test", "market_codes": '["us"]'},
+    )
+    assert response.status_code == 302, response.content
+    assert_error(shop.get(f"/api/orders/{order.pk}"), 401, "INVALID_TOKEN")
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/order_copies", "/api/orders", "/api/customers", "/api/events", "/api/skus"]
+)
+def test_an_integration_token_ends_when_its_client_becomes_a_sales_channel(api, path):
+    assert api.get(path).status_code == 200
+    ApiClient.objects.filter(pk=api.api_client.pk).update(kind="sales_channel", market_codes=["eu"])
+    error = assert_error(api.get(path), 401, "INVALID_TOKEN")
+    assert "now a sales_channel" in error["detail"]
+
+
+@pytest.mark.parametrize("route", range(4))
+def test_a_sales_channel_token_never_becomes_an_integration_s(shop, make_order, route):
+    order = make_order()
+    path = shop_routes(order)[route]
+    assert shop.get(path).status_code == 200
+    assert shop.get("/api/order_copies").status_code == 401
+    ApiClient.objects.filter(pk=shop.api_client.pk).update(kind="integration")
+    for refused in (path, "/api/order_copies", "/api/customers"):
+        error = assert_error(shop.get(refused), 401, "INVALID_TOKEN")
+        assert "now a integration" in error["detail"]
+
+
+# Revoking in the admin (issue 9, finding 6) -----------------------------------------------------
+
+
+@pytest.fixture
+def staff_with(client, django_user_model):
+    def make(*codenames: str):
+        user = django_user_model.objects.create_user(
+            f"staff{django_user_model.objects.count()}", password="x", is_staff=True
+        )
+        user.user_permissions.set(
+            Permission.objects.filter(content_type__app_label="api", codename__in=codenames)
+        )
+        client.force_login(user)
+        return client
+
+    return make
+
+
+def revoke_in_admin(browser, *clients: ApiClient) -> Any:
+    return browser.post(
+        "/admin/api/apiclient/",
+        {"action": "revoke", "_selected_action": [c.pk for c in clients]},
+        follow=True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("codenames", "revokes"),
+    [
+        (["view_apiclient"], False),
+        (["view_apiclient", "change_apiclient"], False),
+        (["view_apiclient", "change_apiclient", "delete_apiclient"], False),
+        (["view_apiclient", "revoke_apiclient"], True),
+    ],
+)
+def test_revoking_clients_needs_the_revoke_permission(api, staff_with, codenames, revokes):
+    browser = staff_with(*codenames)
+    form = browser.get("/admin/api/apiclient/").context["action_form"]
+    offered = dict(form.fields["action"].choices) if form is not None else {}
+    assert ("revoke" in offered) is revokes
+    response = revoke_in_admin(browser, api.api_client)
+    assert response.status_code == 200
+    api.api_client.refresh_from_db()
+    assert (api.api_client.revoked_at is not None) is revokes
+    status = api.get("/api/order_copies").status_code
+    assert status == (401 if revokes else 200)
+
+
+def test_a_superuser_revokes_clients(api, admin_client):
+    revoke_in_admin(admin_client, api.api_client)
+    api.api_client.refresh_from_db()
+    assert api.api_client.revoked_at is not None

@@ -1,12 +1,17 @@
 """filter[q][<attribute>_<predicate>] (SPEC.md §5): every predicate on order copies and orders,
 relationship paths, metadata_jcont, and a 400 FILTER_NOT_ALLOWED for anything not understood."""
 
+import json
+import random
 from types import SimpleNamespace
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from ordercopies.models import OrderCopy
 from ordercopies.services import order_copy_abort
+from tests import factories
 from tests.api.conftest import assert_error
 
 
@@ -86,7 +91,7 @@ def test_each_predicate_on_order_copies(api, varied, key, value, expected):
     ("value", "expected"),
     [('{"channel": "web"}', "a"), ('{"channel": "pos"}', "b"), ("{}", "abcd")],
 )
-def test_metadata_jcont_is_json_containment(api, postgres, varied, value, expected):
+def test_metadata_jcont_is_json_containment(api, varied, value, expected):
     assert ids(api, metadata_jcont=value) == named(varied, expected)
 
 
@@ -111,7 +116,7 @@ def test_filters_on_ids_and_timestamps(api, varied):
     assert ids(api, created_at_gt="2000-01-01") == named(varied, "abcd")
 
 
-def test_filters_combine_with_and(api, postgres, varied):
+def test_filters_combine_with_and(api, varied):
     assert ids(api, status_in="pending,aborted", metadata_jcont='{"channel": "pos"}') == {varied.b}
     assert ids(api, status_eq="pending", reference_start="beta") == set()
 
@@ -166,7 +171,7 @@ def test_each_kind_of_order_attribute_filters(api, orders, key, value, expected)
     assert ids(api, "/api/orders", **{key: value}) == wanted
 
 
-def test_orders_by_metadata_containment(api, postgres, orders):
+def test_orders_by_metadata_containment(api, orders):
     assert ids(api, "/api/orders", metadata_jcont='{"vip": true}') == {orders.pending.pk}
     assert ids(api, "/api/orders", metadata_jcont='{"vip": false}') == set()
 
@@ -240,3 +245,161 @@ def test_the_refusal_names_the_filter_and_what_is_allowed(api):
 )
 def test_every_list_refuses_unlisted_filters(api, path, param):
     assert_error(api.get(path, {param: "1"}), 400, "FILTER_NOT_ALLOWED")
+
+
+# _matches: Commerce Layer's wildcards, as SQL LIKE ---------------------------------------------
+
+PATTERN_ALPHABET = "aAbB%_\\.*+?()[]^$|{}-x"
+NAME_ALPHABET = "aAbB%_\\.*+?()[]x-"
+
+
+def matches_reference(pattern: str, value: str) -> bool:
+    """Ransack's `_matches` in Python: `%` any run, `_` any one character, the rest literal,
+    ASCII letters in any case. Dynamic programming, not a regex: linear in each of them."""
+    pattern, value = pattern.lower(), value.lower()
+    reachable = [True] + [False] * len(value)  # value prefixes the pattern so far matches
+    for c in pattern:
+        if c == "%":
+            for i in range(1, len(value) + 1):
+                reachable[i] = reachable[i] or reachable[i - 1]
+        else:
+            for i in range(len(value), 0, -1):
+                reachable[i] = reachable[i - 1] and (c == "_" or c == value[i - 1])
+            reachable[0] = False
+    return reachable[-1]
+
+
+@pytest.fixture
+def named_skus(db):
+    rng = random.Random(9)
+    names = ["a%b", "a_b", "a\\b", "A.B", "(a)*", "[ab]+", "ab", "aXb", "a\\\\b", "%", "_"]
+    while len(names) < 25:
+        names.append("".join(rng.choice(NAME_ALPHABET) for _ in range(rng.randint(1, 7))))
+    return {factories.SkuFactory(mode="test", name=name).pk: name for name in names}
+
+
+def sku_ids(api, pattern):
+    return ids(api, "/api/skus", name_matches=pattern)
+
+
+@pytest.mark.usefixtures("unthrottled")
+def test_generated_matches_patterns_agree_with_the_reference(api, named_skus):
+    rng = random.Random(2026)
+    patterns = ["%", "_", "\\", "a\\b", "a%b", "a_b", "%\\%", "[ab]+", "(a)*", "%.%", "A%"]
+    patterns += [
+        "".join(rng.choice(PATTERN_ALPHABET) for _ in range(rng.randint(1, 10))) for _ in range(80)
+    ]
+    for pattern in patterns:
+        expected = {pk for pk, name in named_skus.items() if matches_reference(pattern, name)}
+        assert sku_ids(api, pattern) == expected, pattern
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "%" * 255,
+        "%a" * 127,
+        "_%" * 127,
+        "%" * 120 + "b" + "%" * 120,
+        "(" * 100 + "%" + "*" * 100,
+        "\\" * 255,
+    ],
+)
+def test_long_matches_patterns_are_answered_with_like_not_a_regex(api, named_skus, pattern):
+    with CaptureQueriesContext(connection) as context:
+        found = sku_ids(api, pattern)
+    expected = {pk for pk, name in named_skus.items() if matches_reference(pattern, name)}
+    assert found == expected
+    sql = " ".join(q["sql"] for q in context.captured_queries).upper()
+    assert "LIKE" in sql
+    assert "REGEXP" not in sql and "~*" not in sql
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("name_matches", "%" * 256),
+        ("name_matches", "%" * 1200),
+        ("name_eq", "x" * 1001),
+        ("name_cont", "x" * 5000),
+        ("code_in", ",".join(f"c{i}" for i in range(101))),
+    ],
+)
+def test_filter_values_beyond_their_bounds_are_400(api, named_skus, key, value):
+    response = api.get("/api/skus", {f"filter[q][{key}]": value})
+    error = assert_error(response, 400, "FILTER_NOT_ALLOWED")
+    assert f"filter[q][{key}]" in error["detail"]
+
+
+def test_matches_needs_a_text_attribute(api, named_skus):
+    response = api.get("/api/skus", {"filter[q][stock_quantity_matches]": "1%"})
+    assert_error(response, 400, "FILTER_NOT_ALLOWED")
+
+
+# metadata_jcont on every database ------------------------------------------------------------
+
+SCALARS = ["web", "pos", 1, 2, 1.5, True, False, None, "1", "true"]
+
+
+def contains(document, wanted) -> bool:
+    """PostgreSQL's `@>` for objects (of objects) of scalars."""
+    if isinstance(wanted, dict):
+        return isinstance(document, dict) and all(
+            key in document and contains(document[key], value) for key, value in wanted.items()
+        )
+    return type(document) is type(wanted) and document == wanted
+
+
+def random_object(rng, depth=2):
+    result = {}
+    for key in rng.sample(["a", "b", "c", "k y", "é"], rng.randint(1, 3)):
+        nested = depth > 0 and rng.random() < 0.3
+        result[key] = random_object(rng, depth - 1) if nested else rng.choice(SCALARS)
+    return result
+
+
+def sub_object(rng, document):
+    picked = {}
+    for key in rng.sample(sorted(document), rng.randint(1, len(document))):
+        value = document[key]
+        picked[key] = sub_object(rng, value) if isinstance(value, dict) else value
+    return picked
+
+
+@pytest.fixture
+def metadata_orders(db):
+    rng = random.Random(42)
+    market = factories.MarketFactory(mode="test")
+    return {
+        factories.OrderFactory(market=market, metadata=metadata).pk: metadata
+        for metadata in [random_object(rng) for _ in range(20)]
+    }
+
+
+@pytest.mark.usefixtures("unthrottled")
+def test_generated_metadata_jcont_agrees_with_json_containment(api, metadata_orders):
+    rng = random.Random(7)
+    documents = list(metadata_orders.values())
+    queries = [sub_object(rng, rng.choice(documents)) for _ in range(30)]
+    queries += [random_object(rng) for _ in range(20)]
+    for wanted in queries:
+        expected = {pk for pk, document in metadata_orders.items() if contains(document, wanted)}
+        found = ids(api, "/api/orders", metadata_jcont=json.dumps(wanted))
+        assert found == expected, wanted
+
+
+@pytest.mark.parametrize(
+    "value", ['{"tags": ["x"]}', '{"zz": {}}', '{"0": 1}', '{"q\\"t": 1}', '{"a__b": 1}']
+)
+def test_jcont_with_arrays_or_empty_objects_is_refused_on_sqlite_only(api, metadata_orders, value):
+    factories.OrderFactory(
+        market=factories.MarketFactory(mode="test"),
+        metadata={"tags": ["x", "y"], "zz": {"z": 1}, "0": 1, 'q"t': 1, "a__b": 1},
+    )
+    response = api.get("/api/orders", {"filter[q][metadata_jcont]": value})
+    if connection.vendor == "postgresql":
+        assert response.status_code == 200
+        assert len(response.json()["data"]) == 1
+    else:
+        error = assert_error(response, 400, "FILTER_NOT_ALLOWED")
+        assert "PostgreSQL" in error["detail"]

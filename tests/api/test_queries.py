@@ -11,10 +11,11 @@ from django.utils.deprecation import RemovedInDjango2028Warning
 from ordercopies.services import order_copy_execute
 from tests import factories
 
-# Token's API client (1), count (1), the page with its to-one includes joined (1).
-LIST_QUERIES = 3
-# Token's API client (1), the record with its to-one includes joined (1).
-DETAIL_QUERIES = 2
+# Rate-limit counters (1), token's API client (1), count (1), the page with its to-one includes
+# joined (1).
+LIST_QUERIES = 4
+# Rate-limit counters (1), token's API client (1), the record with its to-one includes joined (1).
+DETAIL_QUERIES = 3
 
 
 def queries_of(api, path, params=None) -> int:

@@ -1,5 +1,5 @@
 """Browser tests: Playwright (Python) drives Debian's Chromium against pytest-django's live
-server, with a real `manage.py db_worker` process running the copies, on PostgreSQL.
+server, with a real `manage.py copy_worker` process running the copies, on PostgreSQL.
 
 Never `playwright install`: it downloads a browser. CI installs Debian's chromium (.ci/run).
 """
@@ -7,6 +7,7 @@ Never `playwright install`: it downloads a browser. CI installs Debian's chromiu
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.db import connection
+
+from health.presence import presence_list
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -78,14 +81,16 @@ def worker_database_url() -> str:
 
 @pytest.fixture
 def worker(transactional_db: None, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A real `manage.py db_worker` on the test database, stopped (and if need be killed) at
+    """A real `manage.py copy_worker` (django-tasks-db's db_worker for copies) on the test
+    database, alive for the console before the test starts, stopped (and if need be killed) at
     the end; its output is printed when the test fails."""
     log_path = tmp_path / "worker.log"
     env = {**os.environ, "DATABASE_URL": worker_database_url(), "DEBUG": "true"}
-    args = [sys.executable, "manage.py", "db_worker", "--no-reload", "--interval", "0.1"]
+    args = [sys.executable, "manage.py", "copy_worker", "--interval", "0.1"]
     with log_path.open("wb") as log:
         process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
+            _wait_until_alive(process)
             yield process
         finally:
             process.terminate()
@@ -95,6 +100,15 @@ def worker(transactional_db: None, tmp_path: Path) -> Iterator[subprocess.Popen[
                 process.kill()
                 process.wait(timeout=15)
             print(log_path.read_text(errors="replace")[-5000:])
+
+
+def _wait_until_alive(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Until the worker holds its presence (health/presence.py), or fail."""
+    deadline = time.monotonic() + timeout
+    while not any(p.pid == process.pid and p.alive for p in presence_list(kind="worker")):  # type: ignore[attr-defined]
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"the worker did not come alive (exit status {process.poll()})")
+        time.sleep(0.1)
 
 
 @pytest.fixture

@@ -14,10 +14,13 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from events.models import Event
+from health.models import ProcessPresence
 from ordercopies import services
+from ordercopies.admin.dashboard import NO_WORKER
 from ordercopies.models import OrderCopy
 from orders.models import Order, Sku
 from tests import factories
+from tests.health.conftest import worker_presence
 
 CHANGELIST = reverse("admin:ordercopies_ordercopy_changelist")
 ORDERS = reverse("admin:orders_order_changelist")
@@ -116,7 +119,11 @@ def make_copy(make_order: Callable[..., Order]) -> Callable[..., OrderCopy]:
 # The copies list -----------------------------------------------------------------------------
 
 
-def test_changelist_shows_status_orders_errors_attempts_options_and_age(admin_client, make_copy):
+def failed_first_error(order_copy: OrderCopy) -> str:
+    return next(iter(fresh(order_copy).errors_log.values()))[0]
+
+
+def test_changelist_shows_status_orders_first_error_attempts_and_age(admin_client, make_copy):
     completed = make_copy("completed", place_target_order=True)
     failed = make_copy("failed", skip_errors=False)
     response = admin_client.get(CHANGELIST)
@@ -127,8 +134,7 @@ def test_changelist_shows_status_orders_errors_attempts_options_and_age(admin_cl
     assert f'<a href="{target_url}">#{completed.target_order.number}</a>' in text
     source_url = reverse("admin:orders_order_change", args=[failed.source_order_id])
     assert f'<a href="{source_url}">#{failed.source_order.number}</a>' in text
-    assert "place target, reuse wallet" in text
-    assert '<td class="field-errors_count">1</td>' in text
+    assert '<td class="field-first_error">' + failed_first_error(failed) + "</td>" in text
     assert '<td class="field-attempts">1</td>' in text
     assert "0\xa0minutes ago" in text
 
@@ -180,8 +186,8 @@ def test_changelist_queries_do_not_grow_with_copies(
     statuses = ["completed", "failed", "pending", "aborted"]
     for n in range(count):
         make_copy(statuses[n % len(statuses)])
-    # session, user, status counts, two counts, the copies with their source and target orders
-    with django_assert_num_queries(6):
+    # session, user, status counts, live workers, two counts, the copies with their orders
+    with django_assert_num_queries(7):
         response = admin_client.get(CHANGELIST)
     assert response.context["cl"].result_count == count
 
@@ -205,7 +211,7 @@ def test_change_page_shows_the_errors_the_timeline_of_each_attempt_and_both_orde
     out_of_stock = f"<li><strong>line_items</strong>: SKU {sku.code} is out of stock</li>"
     assert text.count(out_of_stock) == 4  # each failed attempt, and each retry's previous errors
     for name in ["create", "start", "fail", "retry", "complete"]:
-        assert f'<tr class="event-order_copies-{name}">' in text
+        assert f'<tr class="event-order_copies-{name}" title="order_copies.{name}">' in text
     assert "<td>3</td>" in text  # the third attempt
     target = Order.objects.get(pk=completed.target_order_id)
     assert f">#{target.number}</a>" in text
@@ -269,7 +275,7 @@ def test_change_page_offers_the_triggers_its_status_accepts(
     admin_client, make_copy, status, buttons
 ):
     response = admin_client.get(change_url(make_copy(status)))
-    assert [name for name, _ in response.context["copy_buttons"]] == buttons
+    assert [name for name, *_ in response.context["copy_buttons"]] == buttons
     for name in buttons:
         assert f'name="CHANGE_FORM-action" value="{name}"' in response.text
 
@@ -306,7 +312,7 @@ def test_retry_retries_failed_and_aborted_copies_and_reports_each_refusal(
     response = trigger(admin_client, "retry_copies", failed, aborted, pending, running, completed)
     rule = "only failed or aborted copies can be retried; this one is"
     assert messages_of(response) == [
-        "Retried 2 copies; 3 refused.",
+        f"Retried 2 copies ({NO_WORKER}); 3 refused.",
         f"Copy {pending.pk} of order #{pending.source_order.number} was not retried: "
         f"{rule} pending",
         f"Copy {running.pk} of order #{running.source_order.number} was not retried: "
@@ -330,7 +336,7 @@ def test_launch_queues_pending_copies_again_and_refuses_the_others(admin_client,
     response = trigger(admin_client, "launch_copies", pending, failed, completed)
     rule = "only pending copies can be launched; this one is"
     assert messages_of(response) == [
-        "Launched 1 copy; 2 refused.",
+        f"Launched 1 copy ({NO_WORKER}); 2 refused.",
         f"Copy {failed.pk} of order #{failed.source_order.number} was not launched: {rule} failed",
         f"Copy {completed.pk} of order #{completed.source_order.number} was not launched: "
         f"{rule} completed",
@@ -397,7 +403,7 @@ def test_a_trigger_from_the_copy_page_runs_at_once_and_comes_back(admin_client, 
     data = {"CHANGE_FORM-action": "retry_copies", "_selected_action": [failed.pk]}
     response = admin_client.post(change_url(failed), data)
     assert response.status_code == 302 and response.url == change_url(failed)
-    assert messages_of(admin_client.get(response.url)) == ["Retried 1 copy."]
+    assert messages_of(admin_client.get(response.url)) == [f"Retried 1 copy ({NO_WORKER})."]
     assert fresh(failed).status == "pending"
 
 
@@ -510,6 +516,7 @@ def test_copy_selected_orders_creates_the_copies_with_the_options_and_links_to_t
     assert {c.pk for c in page.context["cl"].result_list} == {c.pk for c in copies}
     (message,) = messages_of(page)
     assert message.startswith("Created 2 order copies: ")
+    assert message.endswith(f"Copies {NO_WORKER}.")  # no worker runs in this test
     link = f'<a href="{change_url(copies[0])}">{copies[0].pk}</a> of #{orders[0].number}'
     assert link in message
     assert link in page.text  # rendered as a link, not escaped
@@ -595,6 +602,25 @@ def test_order_page_lists_the_copies_made_from_it(admin_client, make_order, make
     assert {c.pk for c in listed.context["cl"].result_list} == {completed.pk, pending.pk}
 
 
+def test_a_target_order_links_back_to_its_copy_and_the_copy_to_its_source(admin_client, make_copy):
+    completed = make_copy("completed")
+    target_page = reverse("admin:orders_order_change", args=[completed.target_order_id])
+    text = admin_client.get(target_page).text
+    copy_page, source_page = (
+        change_url(completed),
+        reverse("admin:orders_order_change", args=[completed.source_order_id]),
+    )
+    assert (
+        f'copy <a href="{copy_page}">{completed.pk}</a> of order '
+        f'<a href="{source_page}">#{completed.source_order.number}</a>'
+    ) in text
+    assert f'<a href="{source_page}">' in admin_client.get(copy_page).text
+    # The source itself was made by no copy.
+    source_text = admin_client.get(source_page).text
+    made_by = source_text.split("field-made_by_copy")[1].split("</div>")[:3]
+    assert any(part.strip().endswith('<div class="readonly">-') for part in made_by)
+
+
 def test_order_page_hides_the_copies_from_staff_who_may_not_see_them(staff, make_copy):
     order_copy = make_copy("pending")
     client = staff("orders.view_order")
@@ -613,7 +639,96 @@ def test_change_page_queries_do_not_grow_with_attempts(
         services.order_copy_execute(order_copy_id=order_copy.pk)
     assert fresh(order_copy).attempts == attempts
     admin_client.get(change_url(order_copy))  # warms the content types cache
-    # session, user, the copy with its orders, its events
-    with django_assert_num_queries(4):
+    # session, user, the copy with its orders, live workers, its events
+    with django_assert_num_queries(5):
         response = admin_client.get(change_url(order_copy))
     assert response.status_code == 200
+
+
+# Why it failed, at a glance; live pages; workers --------------------------------------------
+
+__all__ = ["worker_presence"]  # the fixture
+
+
+def test_changelist_filters_by_error_kind(admin_client, make_copy, make_order):
+    out_of_stock = make_copy("failed")
+    no_address = make_order(billing_address=None)
+    refused = services.order_copy_create(
+        source_order=no_address, mode="test", place_target_order=True
+    )
+    services.order_copy_execute(order_copy_id=refused.pk)
+    assert fresh(refused).errors_log == {
+        "status": ["cannot be placed: a billing address is required"]
+    }
+    make_copy("completed")
+    assert results(admin_client, "?error_kind=line_items") == {out_of_stock.pk}
+    assert results(admin_client, "?error_kind=status") == {refused.pk}
+    text = admin_client.get(CHANGELIST).text
+    assert "By error kind" in text and "placement refused" in text
+
+
+def test_changelist_searches_by_customer_email_order_id_and_error_text(admin_client, make_copy):
+    failed, pending = make_copy("failed"), make_copy("pending")
+    assert results(admin_client, f"?q={pending.source_order.customer_email}") == {pending.pk}
+    assert results(admin_client, f"?q={failed.source_order_id}") == {failed.pk}
+    assert results(admin_client, "?q=out of stock") == {failed.pk}
+    help_text = admin_client.get(CHANGELIST).text
+    assert "customer email or error text" in help_text
+
+
+def test_list_and_copy_page_poll_only_while_a_copy_is_moving(admin_client, make_copy):
+    pending, completed = make_copy("pending"), make_copy("completed")
+    live = 'id="live-region" data-live-active="true"'
+    still = 'id="live-region" data-live-active="false"'
+    assert live in admin_client.get(CHANGELIST).text
+    assert live in admin_client.get(change_url(pending)).text
+    assert still in admin_client.get(change_url(completed)).text
+    services.order_copy_abort(order_copy=pending)
+    assert still in admin_client.get(CHANGELIST).text
+
+
+def test_console_warns_when_no_worker_is_running(admin_client, make_copy):
+    pending = make_copy("pending")
+    for url in (CHANGELIST, change_url(pending)):
+        assert "No worker is running" in admin_client.get(url).text
+
+
+def test_with_a_worker_alive_there_is_no_warning_and_launch_just_reports(
+    admin_client, make_copy, worker_presence: ProcessPresence
+):
+    pending = make_copy("pending")
+    assert "No worker is running" not in admin_client.get(CHANGELIST).text
+    response = trigger(admin_client, "launch_copies", pending)
+    assert messages_of(response) == ["Launched 1 copy."]
+
+
+def test_copying_with_a_worker_alive_does_not_warn(
+    admin_client, make_order, worker_presence: ProcessPresence
+):
+    response = admin_client.post(ORDERS, copy_form_data(make_order()), follow=True)
+    (message,) = messages_of(response)
+    assert message.startswith("Created 1 order copy: ") and NO_WORKER not in message
+
+
+def test_abort_on_a_copy_page_asks_for_confirmation_first(admin_client, make_copy):
+    pending = make_copy("pending")
+    text = admin_client.get(change_url(pending)).text
+    question = f"Abort copy {pending.pk}? It stops and will not run (Retry can queue it again)."
+    assert f'value="abort_copies" data-confirm="{question}"' in text
+    assert 'value="launch_copies">' in text  # not destructive: no question
+
+
+def test_a_copy_made_by_a_subscription_links_to_it(admin_client, make_copy):
+    from subscriptions.models import OrderSubscription
+
+    order_copy = make_copy("pending")
+    subscription = OrderSubscription.objects.create(
+        market=order_copy.source_order.market,
+        source_order=order_copy.source_order,
+        frequency="daily",
+        number="S-1",
+    )
+    OrderCopy.objects.filter(pk=order_copy.pk).update(order_subscription=subscription)
+    url = reverse("admin:subscriptions_ordersubscription_change", args=[subscription.pk])
+    text = admin_client.get(change_url(order_copy)).text
+    assert f'<a href="{url}">subscription {subscription.pk}</a>' in text

@@ -22,8 +22,10 @@ def messages_of(response: Any) -> list[str]:
     return [str(message) for message in response.context["messages"]]
 
 
-def run_action(client: Client, action: str, *orders: Order) -> list[str]:
+def run_action(client: Client, action: str, *orders: Order, confirm: bool = True) -> list[str]:
     data = {"action": action, "_selected_action": [order.pk for order in orders]}
+    if confirm and action == "cancel_orders":  # destructive: confirmed on a page first
+        data["post"] = "yes"
     response = client.post(CHANGELIST, data, follow=True)
     assert response.status_code == 200
     return messages_of(response)
@@ -210,6 +212,45 @@ def test_cancel_action_cancels_placed_and_refuses_draft(admin_client, market, ma
     assert (placed.status, placed.payment_status) == ("cancelled", "voided")
     assert Sku.objects.get(pk=sku.pk).stock_quantity == 100
     assert snapshot(draft) == before
+
+
+def test_cancel_first_asks_for_confirmation_and_changes_nothing(admin_client, make_order):
+    placed = make_order(lines=1, place=True)
+    before = snapshot(placed)
+    data = {"action": "cancel_orders", "_selected_action": [placed.pk], "index": "0"}
+    response = admin_client.post(CHANGELIST, data)
+    assert response.status_code == 200
+    assert response.templates[0].name == "admin/action_confirmation.html"
+    text = response.text
+    assert "Cancel 1 order? Each is cancelled for good, and its stock is given back." in text
+    assert 'value="Yes, cancel 1 order"' in text
+    assert 'name="post" value="yes"' in text and 'name="action" value="cancel_orders"' in text
+    assert snapshot(placed) == before
+    confirmed = admin_client.post(CHANGELIST, {**data, "post": "yes"}, follow=True)
+    assert messages_of(confirmed) == ["Cancelled 1 order."]
+    assert Order.objects.get(pk=placed.pk).status == "cancelled"
+
+
+def test_cancel_from_an_order_page_asks_first_under_its_own_action_field(admin_client, make_order):
+    placed = make_order(lines=1, place=True)
+    url = reverse("admin:orders_order_change", args=[placed.pk])
+    data = {"CHANGE_FORM-action": "cancel_orders", "_selected_action": [placed.pk]}
+    response = admin_client.post(url, data)
+    assert response.status_code == 200
+    assert 'name="CHANGE_FORM-action" value="cancel_orders"' in response.text
+    assert Order.objects.get(pk=placed.pk).status == "placed"
+    admin_client.post(url, {**data, "post": "yes"})
+    assert Order.objects.get(pk=placed.pk).status == "cancelled"
+
+
+def test_the_order_list_shows_and_filters_the_mode(admin_client, make_order):
+    order = make_order()
+    Order.objects.filter(pk=order.pk).update(mode="live")
+    make_order()
+    text = admin_client.get(CHANGELIST).text
+    assert 'class="mode-badge mode-live"' in text and 'class="mode-badge mode-test"' in text
+    listed = admin_client.get(CHANGELIST + "?mode__exact=live").context["cl"].result_list
+    assert [o.pk for o in listed] == [order.pk]
 
 
 def test_archive_action_twice_refuses_the_second_time(admin_client, make_order):

@@ -71,7 +71,7 @@ def test_changelist_shows_status_frequency_and_runs(admin_client, with_history, 
     response = admin_client.get(CHANGELIST)
     assert response.status_code == 200
     assert set(response.context["cl"].result_list) == {with_history, draft}
-    assert "0 9 * * 1" in response.text
+    assert "cron, UTC: " in response.text and "0 9 * * 1" not in response.text  # described
     assert f"#{with_history.source_order.number}" in response.text
     response = admin_client.get(CHANGELIST + "?status__exact=running&q=" + with_history.number)
     assert list(response.context["cl"].result_list) == [with_history]
@@ -218,7 +218,7 @@ def test_run_now_starts_a_copy_and_refuses_what_cannot_run(admin_client, make_su
     services.order_subscription_deactivate(subscription=inactive)
     response = run_action(admin_client, "run_subscriptions", active, inactive)
     assert messages_of(response) == [
-        "Run 1 subscription.",
+        "Started a run of 1 subscription.",
         f"{inactive} was not run: only active subscriptions can run; this one is inactive",
     ]
     assert fresh(active).status == Status.RUNNING
@@ -257,7 +257,7 @@ def test_a_staff_user_with_the_run_permission_can_run(staff_client, make_subscri
     assert "run_subscriptions" in choices
     assert "cancel_subscriptions" not in choices
     assert messages_of(run_action(client, "run_subscriptions", subscription)) == [
-        "Run 1 subscription."
+        "Started a run of 1 subscription."
     ]
 
 
@@ -272,3 +272,17 @@ def test_only_drafts_can_be_deleted(admin_client, make_subscription, make_order)
     admin_client.post(delete, {"post": "yes"})
     assert not OrderSubscription.objects.filter(pk=draft.pk).exists()
     assert Event.objects.filter(name="order_subscriptions.destroy", resource_id=draft.pk).exists()
+
+
+def test_the_list_says_in_plain_words_when_each_runs_and_shows_no_next_run_once_it_will_not(
+    admin_client, make_subscription
+):
+    make_subscription(frequency="weekly")
+    cancelled = make_subscription(frequency="0 9 * * *")
+    services.order_subscription_cancel(subscription=cancelled)
+    response = admin_client.get(reverse("admin:subscriptions_ordersubscription_changelist"))
+    text = response.text
+    assert "every week" in text
+    assert "0 9 * * *" not in text  # a cron expression is described, not shown bare
+    assert "none while cancelled" in text
+    assert "Occurrencies" not in text and "Runs so far" in text

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
+from health.presence import process_presence
 from subscriptions import services
 
 logger = logging.getLogger("subscriptions.scheduler")
@@ -49,7 +50,13 @@ class Command(BaseCommand):
         self._stopping = False
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
-        self.stdout.write(f"Scheduler started: a pass every {interval:g} s. Ctrl-C stops it.")
+        # Alive for the console and /healthz while the loop runs (health/presence.py).
+        with process_presence(kind="scheduler"):
+            self.stdout.write(f"Scheduler started: a pass every {interval:g} s. Ctrl-C stops it.")
+            self._loop(interval=interval, limit=limit)
+        self.stdout.write("Scheduler stopped.")
+
+    def _loop(self, *, interval: float, limit: int) -> None:
         while not self._stopping:
             started = time.monotonic()
             try:
@@ -59,7 +66,6 @@ class Command(BaseCommand):
                 logger.exception("scheduler pass failed")
             close_old_connections()
             self._sleep(interval - (time.monotonic() - started))
-        self.stdout.write("Scheduler stopped.")
 
     def _pass(self, *, limit: int) -> None:
         report = services.order_subscription_run_due(limit=limit)

@@ -1,13 +1,12 @@
 """The orders resource and what a client needs to build an order: markets, customers, SKUs,
 addresses, payment methods and sources, the wallet, coupons, promotions, line items."""
 
-from typing import Any, ClassVar
+from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.fields import SkipField
 from rest_framework.relations import PKOnlyObject
 from rest_framework.request import Request
@@ -40,7 +39,6 @@ AMOUNTS = (
     "total_amount",
 )
 ORDER_TRIGGERS = ("_place", "_cancel", "_approve", "_archive", "_unarchive")
-READ: tuple[str, ...] = ("list", "retrieve", "related", "relationship")
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -164,7 +162,7 @@ class CouponSerializer(ResourceSerializer):
 
 
 class LineItemSerializer(ResourceSerializer):
-    included_serializers = {"order": "orders.api.OrderSerializer", "sku": SkuSerializer}
+    included_serializers = {"order": "api.resources.orders.OrderSerializer", "sku": SkuSerializer}
 
     order = ToOne(resource_type="orders", queryset=Order.objects.all())
     sku = ToOne(resource_type="skus", queryset=Sku.objects.all(), required=False)
@@ -217,12 +215,12 @@ class OrderSerializer(OrderAmounts):  # type: ignore[valid-type, misc]
         "payment_method": PaymentMethodSerializer,
         "payment_source": PaymentSourceSerializer,
         "line_items": LineItemSerializer,
-        "order_copies": "ordercopies.api.OrderCopySerializer",
-        "order_subscriptions": "subscriptions.api.OrderSubscriptionSerializer",
+        "order_copies": "api.resources.ordercopies.OrderCopySerializer",
+        "order_subscriptions": "api.resources.subscriptions.OrderSubscriptionSerializer",
     }
     related_serializers = {
-        "events": "events.api.EventSerializer",
-        "order_subscription": "subscriptions.api.OrderSubscriptionSerializer",
+        "events": "api.resources.events.EventSerializer",
+        "order_subscription": "api.resources.subscriptions.OrderSubscriptionSerializer",
     }
 
     market = ToOne(resource_type="markets", queryset=Market.objects.all(), required=False)
@@ -319,18 +317,6 @@ ORDER_FIELDS += ("id", "created_at", "updated_at", "reference", "reference_origi
 
 class OrderViewSet(ResourceViewSet):
     serializer_class = OrderSerializer
-    sales_channel_actions = ("retrieve", "create", "partial_update", "related", "relationship")
-    sales_channel_relationships = frozenset(
-        {
-            "market",
-            "customer",
-            "shipping_address",
-            "billing_address",
-            "payment_method",
-            "payment_source",
-            "line_items",
-        }
-    )
     filter_fields = {
         **{name: name for name in ORDER_FIELDS},
         "market_code": "market__code",
@@ -350,17 +336,14 @@ class OrderViewSet(ResourceViewSet):
             "payment_source",
         )
     }
-    prefetch_for_includes = {
-        "line_items": ["line_items"],
-        "order_copies": ["order_copies"],
-        "order_subscriptions": ["order_subscriptions"],
-    }
 
     def base_queryset(self, *, mode: str) -> QuerySet[Order]:
-        orders = selectors.order_list(mode=mode)
-        if self.grant.is_sales_channel:
-            orders = orders.filter(market__code__in=self.grant.markets)
-        return orders
+        return selectors.order_list(mode=mode)
+
+    @property
+    def sales_channel(self) -> str | None:
+        """The sales channel calling, restricted to the payment sources it created itself."""
+        return self.grant.client_pk if self.grant.is_sales_channel else None
 
     def related_object(self, instance: Any, name: str) -> Any:
         if name == "order_subscription":
@@ -386,7 +369,12 @@ class OrderViewSet(ResourceViewSet):
         )
         changes = {k: v for k, v in data.items() if k in services.EDITABLE_FIELDS}
         if changes:
-            order = services.order_update(order=order, actor=actor_of(self.request), **changes)
+            order = services.order_update(
+                order=order,
+                actor=actor_of(self.request),
+                sales_channel=self.sales_channel,
+                **changes,
+            )
         serializer.instance = order
 
     def _scope_market(self) -> Market:
@@ -398,16 +386,17 @@ class OrderViewSet(ResourceViewSet):
     def perform_update(self, serializer: OrderSerializer) -> None:  # type: ignore[override]
         data = dict(serializer.validated_data)
         order, actor = serializer.instance, actor_of(self.request)
-        refused = [t for t in ORDER_TRIGGERS if data.get(t) and t != "_place"]
-        if self.grant.is_sales_channel and refused:
-            raise PermissionDenied(f"a sales channel may not send {refused[0]}")
         changes = {
             k: v
             for k, v in data.items()
             if k in services.EDITABLE_FIELDS | services.ALWAYS_EDITABLE_FIELDS
         }
         if changes:
-            order = services.order_update(order=order, actor=actor, **changes)
+            order = services.order_update(
+                order=order, actor=actor, sales_channel=self.sales_channel, **changes
+            )
+        if data.get("_place"):
+            order = services.order_place(order=order, actor=actor, sales_channel=self.sales_channel)
         for trigger, action in ORDER_ACTIONS.items():
             if data.get(trigger):
                 order = action(order=order, actor=actor)
@@ -418,8 +407,8 @@ class OrderViewSet(ResourceViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+# The triggers but `_place` (which takes the caller: see OrderViewSet.perform_update).
 ORDER_ACTIONS = {
-    "_place": services.order_place,
     "_cancel": services.order_cancel,
     "_approve": services.order_approve,
     "_archive": services.order_archive,
@@ -429,8 +418,6 @@ ORDER_ACTIONS = {
 
 class LineItemViewSet(ResourceViewSet):
     serializer_class = LineItemSerializer
-    sales_channel_actions = ("retrieve", "create", "partial_update", "destroy")
-    sales_channel_relationships = frozenset({"order", "sku"})
     filter_fields = {
         **{n: n for n in ("id", "item_type", "sku_code", "name", "quantity", "created_at")},
         "order_id": "order__id",
@@ -440,10 +427,7 @@ class LineItemViewSet(ResourceViewSet):
     select_for_includes = {"order": ["order"], "sku": ["sku"]}
 
     def base_queryset(self, *, mode: str) -> QuerySet[LineItem]:
-        items = LineItem.objects.filter(mode=mode).select_related("order")
-        if self.grant.is_sales_channel:
-            items = items.filter(order__market__code__in=self.grant.markets)
-        return items
+        return LineItem.objects.filter(mode=mode).select_related("order")
 
     def perform_create(self, serializer: LineItemSerializer) -> None:  # type: ignore[override]
         data = serializer.validated_data
@@ -484,15 +468,9 @@ class ReadOnlyResourceViewSet(ResourceViewSet):
 
     http_method_names = ["get", "head", "options"]
     model: type[Any]
-    sales_channel_actions = READ
-    # The path to the market code of a market-bound resource: a sales channel sees its own.
-    market_path: ClassVar[str | None] = None
 
     def base_queryset(self, *, mode: str) -> QuerySet[Any]:
-        queryset = self.model.objects.filter(mode=mode)
-        if self.grant.is_sales_channel and self.market_path:
-            queryset = queryset.filter(**{f"{self.market_path}__in": self.grant.markets})
-        return queryset  # type: ignore[no-any-return]
+        return self.model.objects.filter(mode=mode)  # type: ignore[no-any-return]
 
 
 def read_only_viewset(
@@ -500,8 +478,6 @@ def read_only_viewset(
     serializer: type[ResourceSerializer],
     *,
     fields: tuple[str, ...],
-    market_path: str | None = None,
-    sales_channel_actions: tuple[str, ...] = READ,
 ) -> type[ReadOnlyResourceViewSet]:
     names = {name: name for name in ("id", "created_at", "updated_at", "reference", *fields)}
     return type(
@@ -512,25 +488,17 @@ def read_only_viewset(
             "serializer_class": serializer,
             "filter_fields": names,
             "sort_fields": names,
-            "market_path": market_path,
-            "sales_channel_actions": sales_channel_actions,
         },
     )
 
 
-MarketViewSet = read_only_viewset(
-    Market, MarketSerializer, fields=("code", "name"), market_path="code"
-)
-# Customers and wallets are not a sales channel's to browse.
-CustomerViewSet = read_only_viewset(
-    Customer, CustomerSerializer, fields=("email",), sales_channel_actions=()
-)
+MarketViewSet = read_only_viewset(Market, MarketSerializer, fields=("code", "name"))
+CustomerViewSet = read_only_viewset(Customer, CustomerSerializer, fields=("email",))
 SkuViewSet = read_only_viewset(Sku, SkuSerializer, fields=("code", "name", "stock_quantity"))
 PaymentMethodViewSet = read_only_viewset(
     PaymentMethod,
     PaymentMethodSerializer,
     fields=("name", "payment_source_type"),
-    market_path="market__code",
 )
 
 
@@ -540,28 +508,28 @@ class PaymentSourceViewSet(ReadOnlyResourceViewSet):
     model = PaymentSource
     serializer_class = PaymentSourceSerializer
     http_method_names = ["get", "post", "head", "options"]
-    sales_channel_actions = ("retrieve", "create")
     filter_fields = {n: n for n in ("id", "created_at", "reference", "payment_source_type")}
     sort_fields = filter_fields
 
     def perform_create(self, serializer: PaymentSourceSerializer) -> None:  # type: ignore[override]
+        # Recorded so that a sales channel sets on its orders only the sources it created.
         serializer.instance = services.payment_source_create(
-            mode=self.grant.mode, actor=actor_of(self.request), **serializer.validated_data
+            mode=self.grant.mode,
+            actor=actor_of(self.request),
+            created_by_client=self.grant.client_pk,
+            **serializer.validated_data,
         )
 
 
 CustomerPaymentSourceViewSet = read_only_viewset(
-    CustomerPaymentSource, CustomerPaymentSourceSerializer, fields=(), sales_channel_actions=()
+    CustomerPaymentSource, CustomerPaymentSourceSerializer, fields=()
 )
 CouponViewSet = read_only_viewset(
     Coupon,
     CouponSerializer,
     fields=("code", "usage_count"),
-    market_path="promotion__market__code",
 )
-PromotionViewSet = read_only_viewset(
-    Promotion, PromotionSerializer, fields=("name", "kind"), market_path="market__code"
-)
+PromotionViewSet = read_only_viewset(Promotion, PromotionSerializer, fields=("name", "kind"))
 
 
 class AddressViewSet(ResourceViewSet):
@@ -569,7 +537,6 @@ class AddressViewSet(ResourceViewSet):
 
     serializer_class = AddressSerializer
     http_method_names = ["get", "post", "head", "options"]
-    sales_channel_actions = ("retrieve", "create")
     filter_fields = {n: n for n in ("id", "city", "country_code", "zip_code", "created_at")}
     sort_fields = {n: n for n in ("created_at", "city")}
 

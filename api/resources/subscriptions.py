@@ -47,17 +47,17 @@ READ_ONLY = [
 
 class OrderSubscriptionSerializer(ResourceSerializer):
     included_serializers = {
-        "market": "orders.api.MarketSerializer",
-        "source_order": "orders.api.OrderSerializer",
-        "customer": "orders.api.CustomerSerializer",
-        "customer_payment_source": "orders.api.CustomerPaymentSourceSerializer",
-        "order_copies": "ordercopies.api.OrderCopySerializer",
+        "market": "api.resources.orders.MarketSerializer",
+        "source_order": "api.resources.orders.OrderSerializer",
+        "customer": "api.resources.orders.CustomerSerializer",
+        "customer_payment_source": "api.resources.orders.CustomerPaymentSourceSerializer",
+        "order_copies": "api.resources.ordercopies.OrderCopySerializer",
     }
     related_serializers = {
         # Commerce Layer's SDK 7 asks for the copies as `order_factories`.
-        "order_factories": "ordercopies.api.OrderCopySerializer",
-        "orders": "orders.api.OrderSerializer",
-        "events": "events.api.EventSerializer",
+        "order_factories": "api.resources.ordercopies.OrderCopySerializer",
+        "orders": "api.resources.orders.OrderSerializer",
+        "events": "api.resources.events.EventSerializer",
     }
 
     market = ToOne(resource_type="markets", queryset=Market.objects.all(), required=False)
@@ -132,7 +132,6 @@ class OrderSubscriptionViewSet(ResourceViewSet):
     select_for_includes = {
         name: [name] for name in ("market", "source_order", "customer", "customer_payment_source")
     }
-    prefetch_for_includes = {"order_copies": ["order_copies"]}
 
     def base_queryset(self, *, mode: str) -> QuerySet[OrderSubscription]:
         return selectors.order_subscription_list(mode=mode)

@@ -17,11 +17,11 @@ TRIGGERS = ("_retry", "_abort")
 
 class OrderCopySerializer(ResourceSerializer):
     included_serializers = {
-        "source_order": "orders.api.OrderSerializer",
-        "target_order": "orders.api.OrderSerializer",
-        "order_subscription": "subscriptions.api.OrderSubscriptionSerializer",
+        "source_order": "api.resources.orders.OrderSerializer",
+        "target_order": "api.resources.orders.OrderSerializer",
+        "order_subscription": "api.resources.subscriptions.OrderSubscriptionSerializer",
     }
-    related_serializers = {"events": "events.api.EventSerializer"}
+    related_serializers = {"events": "api.resources.events.EventSerializer"}
 
     source_order = ToOne(resource_type="orders", queryset=Order.objects.all())
     target_order = ToOne(resource_type="orders", read_only=True)

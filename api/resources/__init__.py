@@ -1,0 +1,1 @@
+"""Each app's resources, on what every resource shares (api/views.py, api/serializers.py)."""

@@ -1,0 +1,112 @@
+"""One timeline for every admin page: a table of a resource's events with one date format,
+human event names (the technical name stays in the row's class and title) and each payload as a
+readable key/value list, never raw JSON. Pages with more to say about some payloads (a copy's
+attempts and errors) pass their own `details` and `columns`."""
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+
+from events.models import Event
+
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+VERBS = {
+    "create": "created",
+    "update": "updated",
+    "destroy": "deleted",
+    "start": "started",
+    "complete": "completed",
+    "fail": "failed",
+    "retry": "retried",
+    "abort": "aborted",
+    "launch": "launched again",
+    "release": "queued again (its worker was lost)",
+    "place": "placed",
+    "approve": "approved",
+    "cancel": "cancelled",
+    "archive": "archived",
+    "unarchive": "unarchived",
+    "activate": "activated",
+    "deactivate": "deactivated",
+    "run": "run started",
+    "run_complete": "run ended",
+    "renewal_alert": "renewal alert",
+    "expire": "expired",
+}
+Column = tuple[str, Callable[[Event], Any]]
+
+
+def event_when(event: Event) -> str:
+    return timezone.localtime(event.created_at).strftime(DATE_FORMAT)
+
+
+def event_title(name: str) -> str:
+    """`order_copies.fail` → "Failed"; an unknown action is shown with spaces."""
+    action = name.split(".", 1)[-1]
+    return VERBS.get(action, action.replace("_", " ")).capitalize()
+
+
+def payload_html(payload: dict[str, Any]) -> SafeString | str:
+    """A payload as "key: value" lines; nested mappings indent, lists join with commas."""
+    if not payload:
+        return ""
+    rows = format_html_join(
+        "",
+        "<li><em>{}</em>: {}</li>",
+        ((key.replace("_", " "), _value(v)) for key, v in payload.items()),
+    )
+    return format_html('<ul class="event-payload">{}</ul>', rows)
+
+
+def _value(value: Any) -> SafeString | str:
+    if isinstance(value, dict):
+        return payload_html(value) or "none"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(item) for item in value) or "none"
+    if value is None or value == "":
+        return "-"
+    return str(value)
+
+
+def timeline_html(
+    events: Iterable[Event],
+    *,
+    details: Callable[[Event], Any] = lambda event: payload_html(event.payload),
+    columns: Sequence[Column] = (),
+    css_class: str = "event-timeline",
+    newest_first: bool = True,
+) -> SafeString | str:
+    """The events as a table (newest first unless told): When, Event, By, any `columns`,
+    Details."""
+    ordered = list(events)
+    if newest_first:
+        ordered.reverse()
+    if not ordered:
+        return "-"
+    heads = ["When", "Event", "By", *(title for title, _ in columns), "Details"]
+    header = format_html_join("", "<th>{}</th>", ((head,) for head in heads))
+    rows = format_html_join("", "{}", ((_row(event, details, columns),) for event in ordered))
+    return format_html(
+        '<table class="{}"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
+        css_class,
+        header,
+        rows,
+    )
+
+
+def _row(event: Event, details: Callable[[Event], Any], columns: Sequence[Column]) -> SafeString:
+    extra = format_html_join("", "<td>{}</td>", ((cell(event),) for _, cell in columns))
+    return format_html(
+        '<tr class="event-{}" title="{}"><td><time>{}</time></td><td><strong>{}</strong></td>'
+        "<td>{}</td>{}<td>{}</td></tr>",
+        event.name.replace(".", "-"),
+        event.name,
+        event_when(event),
+        event_title(event.name),
+        event.actor_label or event.actor_kind,
+        extra or mark_safe(""),  # noqa: S308 (empty)
+        details(event),
+    )
