@@ -8,6 +8,12 @@ from orders.models import Market, Order, Sku
 from tests import factories
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    # Staff users' passwords: Django's default hash costs about a second each, by design.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def postgres() -> None:
     """Mark a test as needing PostgreSQL features: skipped, saying why, on SQLite."""

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 import jwt
 import pytest
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 
@@ -581,3 +582,20 @@ def test_a_superuser_revokes_clients(api, admin_client):
     revoke_in_admin(admin_client, api.api_client)
     api.api_client.refresh_from_db()
     assert api.api_client.revoked_at is not None
+
+
+def test_a_secret_is_stored_as_a_digest_and_checked_in_constant_time(db):
+    client, secret = api_client_create(name="digest", kind="integration", mode="test")
+    stored = ApiClient.objects.get(pk=client.pk)
+    assert stored.secret_hash.startswith("sha256$") and secret not in stored.secret_hash
+    assert stored.check_secret(secret)
+    assert not stored.check_secret(secret[:-1] + ("A" if secret[-1] != "A" else "B"))
+    assert not stored.check_secret("")
+
+
+def test_a_secret_stored_before_digests_still_works(db):
+    client, _ = api_client_create(name="old", kind="integration", mode="test")
+    ApiClient.objects.filter(pk=client.pk).update(secret_hash=make_password("old-secret"))
+    stored = ApiClient.objects.get(pk=client.pk)
+    assert stored.check_secret("old-secret")
+    assert not stored.check_secret("other")
