@@ -414,7 +414,11 @@ def test_workers_outlive_terminated_backends_and_refused_connections(
     with _admin() as admin:
         connection.ensure_connection()
         own = connection.connection.info.backend_pid
-        for _ in range(15):
+        # At least 15 rounds and 15 backends killed: a round may find none while the workers
+        # reconnect, so the rounds go on (bounded) until enough were.
+        rounds, stop_at = 0, time.monotonic() + 30
+        while (rounds < 15 or terminated < 15) and time.monotonic() < stop_at:
+            rounds += 1
             time.sleep(0.3)
             rows = admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
