@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "api",
     "demo",
     "health",
+    "idempotency",
 ]
 
 MIDDLEWARE = [
@@ -84,6 +85,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: Idempotency-Key on writes under /api/, its transaction around the view only.
+    "idempotency.middleware.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -218,6 +221,11 @@ SPECTACULAR_SETTINGS = {
 # Order subscriptions (see README "Configuration").
 SUBSCRIPTION_SCHEDULER_INTERVAL = env_int("SUBSCRIPTION_SCHEDULER_INTERVAL", default=60)
 SUBSCRIPTION_SCHEDULER_BATCH = env_int("SUBSCRIPTION_SCHEDULER_BATCH", default=100)
+
+# Idempotency-Key (idempotency/): how long a key is kept, and how long a repeat waits for the
+# first request with its key before it is refused with 409.
+IDEMPOTENCY_KEY_TTL = env_int("IDEMPOTENCY_KEY_TTL", default=24 * 3600)
+IDEMPOTENCY_WAIT = env_int("IDEMPOTENCY_WAIT", default=5)
 
 # Health (see README "Health and metrics"): a pending copy older than this makes /healthz
 # unhealthy (workers are too few, or stuck).
