@@ -6,7 +6,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -16,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from core.actors import Actor
-from core.admin_actions import service_each
+from core.admin_actions import EVERYWHERE, ServiceAction, delete_action, service_action_run
 from events.selectors import event_list_for
 from events.timeline import DATE_FORMAT, timeline_html
 from subscriptions import selectors, services
@@ -24,7 +23,6 @@ from subscriptions.exceptions import OrderSubscriptionError
 from subscriptions.frequencies import InvalidFrequency, frequency_clean, frequency_describe
 from subscriptions.models import OrderSubscription, SubscriptionRun
 
-ACTION_LOCATIONS = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
 ADD_FIELDS = ["source_order", "frequency", "activate_by_source_order", "place_target_order"]
 ADD_FIELDS += ["renewal_alert_period", "starts_at", "expires_at"]
 REFERENCE_FIELDS = ["reference", "reference_origin", "metadata"]
@@ -39,6 +37,48 @@ READONLY += ["succeeded_on_last_run", "created_at", "updated_at", *DISPLAYS]
 RUNS_HEAD = mark_safe(  # noqa: S308 (a constant)
     "<tr><th>started</th><th>scheduled</th><th>by</th><th>copy</th><th>outcome</th>"
     "<th>order</th><th>errors</th></tr>"
+)
+
+
+def _subscription_action(
+    name: str, service: Callable[..., object], done: str, **words: Any
+) -> ServiceAction:
+    return ServiceAction(
+        name=name,
+        service=lambda subscription, actor: service(subscription=subscription, actor=actor),
+        refused=OrderSubscriptionError,
+        done=done,
+        reason=lambda error: error.message,
+        nouns=("subscription", "subscriptions"),
+        **words,
+    )
+
+
+ACTIVATE = _subscription_action(
+    "activate_subscriptions", services.order_subscription_activate, "activated"
+)
+DEACTIVATE = _subscription_action(
+    "deactivate_subscriptions", services.order_subscription_deactivate, "deactivated"
+)
+RUN = _subscription_action(
+    "run_subscriptions", services.order_subscription_run, "run", said="Started a run of"
+)
+CANCEL = _subscription_action(
+    "cancel_subscriptions",
+    services.order_subscription_cancel,
+    "cancelled",
+    verb="cancel",
+    consequence="Cancelling is final: a cancelled subscription never runs again and cannot be "
+    "activated. A run in progress still ends and is counted.",
+)
+DELETE = delete_action(
+    service=lambda subscription, actor: services.order_subscription_delete(
+        subscription=subscription, actor=actor
+    ),
+    refused=OrderSubscriptionError,
+    consequence="Only drafts can be deleted; a subscription that ran is cancelled instead.",
+    reason=lambda error: error.message,
+    nouns=("subscription", "subscriptions"),
 )
 
 
@@ -67,7 +107,7 @@ class OrderSubscriptionAdmin(admin.ModelAdmin[OrderSubscription]):
     search_fields = ["number", "=id", "customer_email", "source_order__number", "reference"]
     raw_id_fields = ["source_order"]
     actions = ["activate_subscriptions", "deactivate_subscriptions", "run_subscriptions"]
-    actions += ["cancel_subscriptions"]
+    actions += ["cancel_subscriptions", "delete_selected"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OrderSubscription]:
         return (
@@ -154,98 +194,51 @@ class OrderSubscriptionAdmin(admin.ModelAdmin[OrderSubscription]):
     def delete_model(self, request: HttpRequest, obj: OrderSubscription) -> None:
         services.order_subscription_delete(subscription=obj, actor=Actor.user(request.user))
 
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        self._run_each(
-            request, queryset, service=services.order_subscription_delete, done="deleted"
-        )
+    # Actions: one service call per subscription (core/admin_actions.py) -------------------
 
-    # Actions ---------------------------------------------------------------------------------
+    @admin.action(description="Delete selected subscriptions (drafts only)", permissions=["delete"])
+    def delete_selected(
+        self, request: HttpRequest, queryset: QuerySet[Any]
+    ) -> TemplateResponse | None:
+        return service_action_run(self, request, queryset, action=DELETE)
 
     @admin.action(
         description="Activate the subscription",
         description_plural="Activate selected subscriptions",
         permissions=["activate"],
-        location=ACTION_LOCATIONS,
+        location=EVERYWHERE,
     )
     def activate_subscriptions(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        service = services.order_subscription_activate
-        self._run_each(request, queryset, service=service, done="activated")
+        service_action_run(self, request, queryset, action=ACTIVATE)
 
     @admin.action(
         description="Deactivate the subscription",
         description_plural="Deactivate selected subscriptions",
         permissions=["activate"],
-        location=ACTION_LOCATIONS,
+        location=EVERYWHERE,
     )
     def deactivate_subscriptions(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        service = services.order_subscription_deactivate
-        self._run_each(request, queryset, service=service, done="deactivated")
+        service_action_run(self, request, queryset, action=DEACTIVATE)
 
     @admin.action(
         description="Run the subscription now",
         description_plural="Run selected subscriptions now",
         permissions=["run"],
-        location=ACTION_LOCATIONS,
+        location=EVERYWHERE,
     )
     def run_subscriptions(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        service = services.order_subscription_run
-        self._run_each(request, queryset, service=service, done="run", said="Started a run of")
+        service_action_run(self, request, queryset, action=RUN)
 
     @admin.action(
         description="Cancel the subscription (final)",
         description_plural="Cancel selected subscriptions (final)",
         permissions=["cancel"],
-        location=ACTION_LOCATIONS,
+        location=EVERYWHERE,
     )
     def cancel_subscriptions(
         self, request: HttpRequest, queryset: QuerySet[Any]
     ) -> TemplateResponse | None:
-        if request.POST.get("post") != "yes":
-            return self._confirm_cancel(request, queryset)
-        service = services.order_subscription_cancel
-        self._run_each(request, queryset, service=service, done="cancelled")
-        return None
-
-    def _confirm_cancel(self, request: HttpRequest, queryset: QuerySet[Any]) -> TemplateResponse:
-        """Cancelling is final: say which subscriptions, on a page of its own, first."""
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Cancel subscriptions?",
-            "subscriptions": list(queryset.select_related("source_order").order_by("created_at")),
-            "action": "cancel_subscriptions",
-            "opts": self.opts,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        template = "admin/subscriptions/ordersubscription/cancel_confirmation.html"
-        return TemplateResponse(request, template, context)
-
-    def _run_each(
-        self,
-        request: HttpRequest,
-        queryset: QuerySet[Any],
-        *,
-        service: Callable[..., object],
-        done: str,
-        said: str = "",
-    ) -> None:
-        """One service call (and transaction) per subscription: a refusal leaves others done."""
-        subscriptions, refusals = service_each(
-            request,
-            queryset.order_by("created_at", "pk"),
-            call=lambda subscription, actor: service(subscription=subscription, actor=actor),
-            refused=OrderSubscriptionError,
-        )
-        if done != "deleted":
-            for subscription in subscriptions:
-                self.log_change(request, subscription, f"{done.capitalize()} it.")
-        if subscriptions:
-            noun = "subscription" if len(subscriptions) == 1 else "subscriptions"
-            message = f"{said or done.capitalize()} {len(subscriptions)} {noun}."
-            self.message_user(request, message, messages.SUCCESS)
-        for subscription, error in refusals:
-            self.message_user(
-                request, f"{subscription} was not {done}: {error.message}", messages.ERROR
-            )
+        return service_action_run(self, request, queryset, action=CANCEL)
 
     def has_activate_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("subscriptions.activate_ordersubscription")

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
@@ -257,8 +258,24 @@ def test_a_running_copy_cannot_be_deleted(admin_client, make_copy):
     running = make_copy("in_progress")
     url = reverse("admin:ordercopies_ordercopy_delete", args=[running.pk])
     assert admin_client.post(url, {"post": "yes"}).status_code == 403
-    assert trigger(admin_client, "delete_selected", running, follow=False).status_code == 403
+    refused = trigger(admin_client, "delete_selected", running)
+    assert messages_of(refused) == [
+        "No copy was deleted; 1 refused.",
+        f"Copy {running.pk} of order #{running.source_order.number} was not deleted: "
+        "a copy in progress cannot be deleted; wait for it to end",
+    ]
     assert fresh(running).status == "in_progress"
+
+
+def test_deleting_copies_asks_first_then_deletes_each_through_the_service(admin_client, make_copy):
+    failed, completed = make_copy("failed"), make_copy("completed")
+    page = trigger(admin_client, "delete_selected", failed, completed, confirm=False)
+    assert "Delete 2 order copies?" in page.content.decode()
+    assert OrderCopy.objects.count() == 2
+    done = trigger(admin_client, "delete_selected", failed, completed)
+    assert messages_of(done) == ["Deleted 2 copies."]
+    assert OrderCopy.objects.count() == 0
+    assert LogEntry.objects.filter(action_flag=DELETION).count() == 2
 
 
 @pytest.mark.parametrize(
