@@ -130,6 +130,7 @@ TASKS = {
 }
 
 LANGUAGE_CODE = "en-us"
+FORMAT_MODULE_PATH = ["config.formats"]  # one date format in the console: Y-m-d H:i:s
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -4,15 +4,16 @@ readable key/value list, never raw JSON. Pages with more to say about some paylo
 attempts and errors) pass their own `details` and `columns`."""
 
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from events.models import Event
 
-DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 VERBS = {
     "create": "created",
     "update": "updated",
@@ -39,8 +40,15 @@ VERBS = {
 Column = tuple[str, Callable[[Event], Any]]
 
 
+def moment_text(moment: datetime | None) -> str:
+    """A date and time as every console page writes it (config/formats: Y-m-d H:i:s)."""
+    if moment is None:
+        return "-"
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+
 def event_when(event: Event) -> str:
-    return timezone.localtime(event.created_at).strftime(DATE_FORMAT)
+    return moment_text(event.created_at)
 
 
 def event_title(name: str) -> str:

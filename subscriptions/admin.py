@@ -10,14 +10,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from core.actors import Actor
 from core.admin_actions import EVERYWHERE, ServiceAction, delete_action, service_action_run
 from events.selectors import event_list_for
-from events.timeline import DATE_FORMAT, timeline_html
+from events.timeline import moment_text, timeline_html
 from subscriptions import selectors, services
 from subscriptions.exceptions import OrderSubscriptionError
 from subscriptions.frequencies import InvalidFrequency, frequency_clean, frequency_describe
@@ -82,10 +81,6 @@ DELETE = delete_action(
 )
 
 
-def when(moment: Any) -> str:
-    return timezone.localtime(moment).strftime(DATE_FORMAT) if moment else "-"
-
-
 class OrderSubscriptionForm(forms.ModelForm[OrderSubscription]):
     """Field errors at once; the service checks again (and what the form cannot know)."""
 
@@ -100,8 +95,7 @@ class OrderSubscriptionForm(forms.ModelForm[OrderSubscription]):
 class OrderSubscriptionAdmin(admin.ModelAdmin[OrderSubscription]):
     form = OrderSubscriptionForm
     list_display = ["number", "status", "schedule", "source_order_link", "customer_email"]
-    list_display += ["next_run", "last_run_at", "runs_so_far", "errors_count"]
-    list_display += ["succeeded_on_last_run", "mode"]
+    list_display += ["next_run", "last_run", "runs_so_far", "mode"]
     list_filter = ["status", "mode", "succeeded_on_last_run", "place_target_order"]
     list_select_related = ["source_order"]
     search_fields = ["number", "=id", "customer_email", "source_order__number", "reference"]
@@ -261,11 +255,19 @@ class OrderSubscriptionAdmin(admin.ModelAdmin[OrderSubscription]):
         """None for a subscription that will not run (cancelled, inactive)."""
         if obj.status in (OrderSubscription.Status.CANCELLED, OrderSubscription.Status.INACTIVE):
             return f"none while {obj.status}"
-        return when(obj.next_run_at)
+        return moment_text(obj.next_run_at)
 
     @admin.display(description="runs so far", ordering="occurrencies")
-    def runs_so_far(self, obj: OrderSubscription) -> int:
-        return obj.occurrencies
+    def runs_so_far(self, obj: OrderSubscription) -> str:
+        failed = f", {obj.errors_count} failed" if obj.errors_count else ""
+        return f"{obj.occurrencies}{failed}"
+
+    @admin.display(description="last run", ordering="last_run_at")
+    def last_run(self, obj: OrderSubscription) -> str:
+        if obj.last_run_at is None:
+            return "-"
+        outcome = {True: "succeeded", False: "failed", None: ""}[obj.succeeded_on_last_run]
+        return f"{moment_text(obj.last_run_at)} {outcome}".strip()
 
     @admin.display(description="schedule", ordering="frequency")
     def schedule(self, obj: OrderSubscription) -> str:
@@ -276,7 +278,8 @@ class OrderSubscriptionAdmin(admin.ModelAdmin[OrderSubscription]):
         moments = selectors.order_subscription_upcoming_runs(subscription=obj, count=5)
         if not moments:
             return f"none while {obj.status}"
-        rows = format_html_join("", "<li><time>{}</time></li>", ((when(m),) for m in moments))
+        items = ((moment_text(moment),) for moment in moments)
+        rows = format_html_join("", "<li><time>{}</time></li>", items)
         return format_html("<ol>{}</ol>", rows)
 
     @admin.display(description="latest runs and their copies")
@@ -303,11 +306,12 @@ def _run_cells(run: SubscriptionRun) -> str:
             url = reverse("admin:orders_order_change", args=[copy.target_order_id])
             target_link = format_html('<a href="{}">#{}</a>', url, copy.target_order.number)
     outcome = {True: "succeeded", False: "failed", None: copy.status if copy else "running"}
-    errors = "; ".join(f"{k}: {m}" for k, texts in (run.errors_log or {}).items() for m in texts)
+    errors = "; ".join(message for texts in (run.errors_log or {}).values() for message in texts)
+    missed = f" (+{run.skipped_slots} missed)" if run.skipped_slots else ""
     return format_html(
         "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
-        when(run.started_at),
-        when(run.scheduled_at) + (f" (+{run.skipped_slots} missed)" if run.skipped_slots else ""),
+        moment_text(run.started_at),
+        moment_text(run.scheduled_at) + missed,
         run.get_trigger_display(),
         copy_link,
         outcome[run.succeeded],

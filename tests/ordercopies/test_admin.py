@@ -9,7 +9,9 @@ from urllib.parse import urlencode
 import pytest
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth.models import Permission, User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -19,7 +21,7 @@ from health.models import ProcessPresence
 from ordercopies import services
 from ordercopies.admin.dashboard import NO_WORKER
 from ordercopies.models import OrderCopy
-from orders.models import Order, Sku
+from orders.models import Order, PaymentMethod, Sku
 from tests import factories
 from tests.health.conftest import worker_presence
 
@@ -507,6 +509,73 @@ def test_copy_selected_orders_first_shows_every_option(admin_client, make_order)
     sku = Sku.objects.get(pk=orders[0].line_items.first().sku_id)
     assert f'<div class="copy-problem">SKU {sku.code} is out of stock</div>' in text
     assert not OrderCopy.objects.exists()
+
+
+def preview(client: Client, *orders: Order, **options: Any) -> dict[str, list[str]]:
+    """The copy page sent back with other options ("Check again"): order id → its problems."""
+    response = client.post(ORDERS, copy_form_data(*orders, _preview="1", **options))
+    assert response.status_code == 200
+    assert not OrderCopy.objects.exists()
+    return {order.pk: problems for order, *_, problems in response.context["rows"]}
+
+
+def test_the_preview_flags_every_placement_rule_the_target_would_break(admin_client, make_order):
+    ready = make_order()
+    no_billing = make_order(billing_address=None)
+    no_address = make_order(billing_address=None, shipping_address=None)
+    disabled_method = make_order()
+    PaymentMethod.objects.filter(pk=disabled_method.payment_method_id).update(enabled=False)
+    orders = [ready, no_billing, no_address, disabled_method]
+    method = PaymentMethod.objects.get(pk=disabled_method.payment_method_id)
+    disabled = f"payment method {method.name} is disabled"
+    assert preview(admin_client, *orders, reuse_wallet=True) == {
+        **{o.pk: [] for o in orders},
+        disabled_method.pk: [disabled],
+    }  # without placement, only the disabled method is a problem
+    assert preview(admin_client, *orders, reuse_wallet=True, place_target_order=True) == {
+        ready.pk: [],
+        no_billing.pk: ["cannot be placed: a billing address is required"],
+        no_address.pk: [
+            "cannot be placed: a billing address is required",
+            "cannot be placed: a shipping address is required to ship the order",
+        ],
+        disabled_method.pk: [disabled, "cannot be placed: a payment method is required"],
+    }
+    # Without the wallet the payment source is not copied, and placement needs one.
+    assert preview(admin_client, ready, place_target_order=True)[ready.pk] == [
+        "cannot be placed: a payment source is required"
+    ]
+    assert preview(admin_client, ready, cancel_source_order=True)[ready.pk] == [
+        "cannot transition from pending to cancelled"
+    ]
+
+
+def test_the_preview_says_what_the_copy_then_records(admin_client, make_order):
+    no_billing, out_of_stock = make_order(billing_address=None), make_order(lines=1)
+    disabled_method = make_order()
+    Sku.objects.filter(line_items__order=out_of_stock).update(stock_quantity=0)
+    PaymentMethod.objects.filter(pk=disabled_method.payment_method_id).update(enabled=False)
+    options = {"reuse_wallet": True, "place_target_order": True}
+    chosen = (no_billing, out_of_stock, disabled_method)
+    foreseen = preview(admin_client, *chosen, **options)
+    admin_client.post(ORDERS, copy_form_data(*chosen, **options))
+    for order_copy in OrderCopy.objects.all():
+        services.order_copy_execute(order_copy_id=order_copy.pk)
+        ended = fresh(order_copy)
+        recorded = [message for messages in ended.errors_log.values() for message in messages]
+        assert ended.status == "failed"
+        assert sorted(recorded) == sorted(foreseen[ended.source_order_id])
+
+
+def test_the_preview_takes_as_many_queries_for_one_order_as_for_six(admin_client, make_order):
+    orders = [make_order(billing_address=None) for _ in range(6)]
+    options = {"reuse_wallet": True, "place_target_order": True, "cancel_source_order": True}
+    counts = []
+    for chosen in (orders[:1], orders):
+        with CaptureQueriesContext(connection) as queries:
+            preview(admin_client, *chosen, **options)
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
 
 
 def test_copy_selected_orders_creates_the_copies_with_the_options_and_links_to_them(
