@@ -28,6 +28,7 @@ REFERENCE_FIELDS = ["reference", "reference_origin", "metadata"]
 UPDATABLE = ["frequency", "activate_by_source_order", "place_target_order"]
 UPDATABLE += ["renewal_alert_period", "starts_at", "expires_at", "next_run_at", *REFERENCE_FIELDS]
 DISPLAYS = ["schedule", "upcoming_runs", "runs", "timeline", "source_order_link"]
+DISPLAYS += ["runs_so_far", "last_run"]
 READONLY = ["id", "number", "status", "mode", "market", "customer_email"]
 READONLY += ["customer_payment_source", "last_run_at", "occurrencies", "errors_count"]
 READONLY += ["succeeded_on_last_run", "created_at", "updated_at", *DISPLAYS]
@@ -118,15 +119,21 @@ class OrderSubscriptionAdmin(admin.ModelAdmin[OrderSubscription]):
     def get_fieldsets(self, request: HttpRequest, obj: OrderSubscription | None = None) -> Any:
         if obj is None:
             return [(None, {"fields": ADD_FIELDS}), ("Reference", {"fields": REFERENCE_FIELDS})]
+        # Related fields side by side, the reference folded: a page that fits a screen or two.
         return [
-            (None, {"fields": ["number", "status", "mode", "source_order_link", "market"]}),
-            (None, {"fields": ["customer_email", "customer_payment_source"]}),
-            ("Schedule", {"fields": ["frequency", "schedule", "starts_at", "expires_at"]}),
-            (None, {"fields": ["next_run_at", "upcoming_runs", "renewal_alert_period"]}),
-            ("Options", {"fields": ["activate_by_source_order", "place_target_order"]}),
-            ("Runs", {"fields": ["occurrencies", "errors_count", "succeeded_on_last_run"]}),
-            (None, {"fields": ["last_run_at", "runs"]}),
-            ("Reference", {"fields": ["id", *REFERENCE_FIELDS, "created_at", "updated_at"]}),
+            (None, {"fields": [("number", "status", "mode"), ("source_order_link", "market")]}),
+            (None, {"fields": [("customer_email", "customer_payment_source")]}),
+            ("Schedule", {"fields": [("frequency", "schedule"), ("starts_at", "expires_at")]}),
+            (None, {"fields": [("next_run_at", "renewal_alert_period"), "upcoming_runs"]}),
+            ("Options", {"fields": [("activate_by_source_order", "place_target_order")]}),
+            ("Runs", {"fields": [("runs_so_far", "last_run"), "runs"]}),
+            (
+                "Reference",
+                {
+                    "fields": ["id", *REFERENCE_FIELDS, ("created_at", "updated_at")],
+                    "classes": ["collapse"],
+                },
+            ),
             ("Timeline", {"fields": ["timeline"]}),
         ]
 

@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from core.actors import Actor
 from core.admin_actions import EVERYWHERE, delete_action, service_action_run
 from events.selectors import event_list_for
+from events.timeline import payload_html
 from ordercopies import selectors, services
 from ordercopies.admin.dashboard import worker_alive
 from ordercopies.admin.displays import (
@@ -33,7 +34,7 @@ from ordercopies.models import OrderCopy
 STATUS_FIELDS = ("id", "coloured_status", "mode", "source", "target", "attempts")
 ERROR_FIELDS = ("errors_count", "errors")
 DATE_FIELDS = ("created_at", "updated_at", "started_at", "completed_at", "failed_at")
-REFERENCE_FIELDS = ("reference", "reference_origin", "metadata", "made_by")
+REFERENCE_FIELDS = ("reference", "reference_origin", "metadata_list", "made_by")
 
 
 MOVING = (OrderCopy.Status.PENDING, OrderCopy.Status.IN_PROGRESS)
@@ -76,7 +77,7 @@ class OrderCopyAdmin(admin.ModelAdmin[OrderCopy]):
         "error text."
     )
     fieldsets = [
-        (None, {"fields": STATUS_FIELDS}),
+        (None, {"fields": [STATUS_FIELDS[:3], STATUS_FIELDS[3:]]}),
         ("Errors", {"fields": ERROR_FIELDS}),
         ("Options", {"fields": [OrderCopy.OPTIONS[:3], OrderCopy.OPTIONS[3:]]}),
         ("Dates", {"fields": [DATE_FIELDS[:2], DATE_FIELDS[2:]], "classes": ["collapse"]}),
@@ -232,6 +233,10 @@ class OrderCopyAdmin(admin.ModelAdmin[OrderCopy]):
     @admin.display(description="errors log")
     def errors(self, obj: OrderCopy) -> str:
         return errors_html(obj.errors_log)
+
+    @admin.display(description="metadata")
+    def metadata_list(self, obj: OrderCopy) -> str:
+        return payload_html(obj.metadata or {}) or "-"
 
     @admin.display(description="made by subscription")
     def made_by(self, obj: OrderCopy) -> str:

@@ -199,11 +199,12 @@ class OrderAdmin(admin.ModelAdmin[Order]):
     def get_fieldsets(self, request: HttpRequest, obj: Order | None = None) -> Any:
         if obj is None:
             return [(None, {"fields": ORDER_ADD_FIELDS})]
+        # Related fields side by side and the rarely read folded: a page staff can take in.
         return [
-            (None, {"fields": ORDER_STATUS_FIELDS + ORDER_CUSTOMER_FIELDS}),
-            ("Addresses, payment and codes", {"fields": ORDER_PAYMENT_FIELDS}),
+            (None, {"fields": _in_rows(ORDER_STATUS_FIELDS + ORDER_CUSTOMER_FIELDS, 3)}),
+            ("Addresses, payment and codes", {"fields": _in_rows(ORDER_PAYMENT_FIELDS, 2)}),
             # Folded: a long page keeps what staff act on in view.
-            ("Dates", {"fields": ORDER_DATE_FIELDS, "classes": ["collapse"]}),
+            ("Dates", {"fields": _in_rows(ORDER_DATE_FIELDS, 3), "classes": ["collapse"]}),
             ("Reference", {"fields": ORDER_REFERENCE_FIELDS, "classes": ["collapse"]}),
             ("Timeline", {"fields": ["timeline"]}),
         ]
@@ -367,6 +368,10 @@ class OrderAdmin(admin.ModelAdmin[Order]):
     @admin.display(description="events")
     def timeline(self, obj: Order) -> str:
         return timeline_html(event_list_for(resource_type=Order.resource_type, resource_id=obj.pk))
+
+
+def _in_rows(fields: list[str], size: int) -> list[tuple[str, ...]]:
+    return [tuple(fields[start : start + size]) for start in range(0, len(fields), size)]
 
 
 MODE_COLOURS = {"test": "#a35200", "live": "#1e7a46"}

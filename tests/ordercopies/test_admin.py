@@ -211,7 +211,7 @@ def test_change_page_shows_the_errors_the_timeline_of_each_attempt_and_both_orde
     assert completed is not None and completed.status == "completed"
 
     text = admin_client.get(change_url(failed)).text
-    out_of_stock = f"<li><strong>line_items</strong>: SKU {sku.code} is out of stock</li>"
+    out_of_stock = f'<li title="line items (stock, SKUs)">SKU {sku.code} is out of stock</li>'
     assert text.count(out_of_stock) == 4  # each failed attempt, and each retry's previous errors
     for name in ["create", "start", "fail", "retry", "complete"]:
         assert f'<tr class="event-order_copies-{name}" title="order_copies.{name}">' in text
@@ -226,8 +226,8 @@ def test_change_page_of_a_failed_copy_lists_its_errors(admin_client, make_copy):
     sku_code = failed.errors_log["line_items"][0].split()[1]
     text = admin_client.get(change_url(failed)).text
     assert (
-        f'<ul class="copy-errors"><li><strong>line_items</strong>: SKU {sku_code} is out of stock'
-        in text
+        f'<ul class="copy-errors"><li title="line items (stock, SKUs)">SKU {sku_code} is out of '
+        "stock" in text
     )
 
 
