@@ -120,7 +120,7 @@ def _target(
     wallet: set[tuple[str, str]],
 ) -> Order:
     """The target order as the copy would build it (in memory, never saved)."""
-    subtotal = sum(prices[(order.market_id, line.sku_id)] * line.quantity for line in lines)
+    subtotal = sum(prices[(order.market_id, str(line.sku_id))] * line.quantity for line in lines)
     in_wallet = (order.customer_id, order.payment_source_id) in wallet
     target = Order(
         mode=order.mode,
