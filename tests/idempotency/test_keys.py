@@ -289,3 +289,15 @@ def test_a_repeat_while_the_first_still_runs_waits_then_is_a_409(
     # The first rolled back: the key is free and the repeat is carried out.
     again = caller.send("POST", "/api/order_copies", copy_document(source.pk), key="k-1")
     assert again.status_code == 201
+
+
+def test_a_replay_reads_the_key_and_writes_nothing_but_the_rate_counter(
+    erp, make_order, django_assert_num_queries
+):
+    source = make_order(place=True)
+    erp.send("POST", "/api/order_copies", copy_document(source.pk), key="k-1")
+    # The rate counters' statement, the token's client, the stored answer, and the request's
+    # transaction (a savepoint inside the test's): never the view.
+    with django_assert_num_queries(5):
+        replay = erp.send("POST", "/api/order_copies", copy_document(source.pk), key="k-1")
+    assert replay["Idempotent-Replayed"] == "true"
