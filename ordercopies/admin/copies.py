@@ -34,7 +34,7 @@ from ordercopies.models import OrderCopy
 STATUS_FIELDS = ("id", "coloured_status", "mode", "source", "target", "attempts")
 ERROR_FIELDS = ("errors_count", "errors")
 DATE_FIELDS = ("created_at", "updated_at", "started_at", "completed_at", "failed_at")
-REFERENCE_FIELDS = ("reference", "reference_origin", "metadata_list", "made_by")
+REFERENCE_FIELDS = ("reference", "reference_origin", "metadata_list")
 
 
 MOVING = (OrderCopy.Status.PENDING, OrderCopy.Status.IN_PROGRESS)
@@ -77,16 +77,16 @@ class OrderCopyAdmin(admin.ModelAdmin[OrderCopy]):
         "error text."
     )
     fieldsets = [
-        (None, {"fields": [STATUS_FIELDS[:3], STATUS_FIELDS[3:]]}),
+        (None, {"fields": [STATUS_FIELDS[:3], STATUS_FIELDS[3:], "made_by"]}),
         ("Errors", {"fields": ERROR_FIELDS}),
         ("Options", {"fields": [OrderCopy.OPTIONS[:3], OrderCopy.OPTIONS[3:]]}),
         ("Dates", {"fields": [DATE_FIELDS[:2], DATE_FIELDS[2:]], "classes": ["collapse"]}),
-        ("Reference", {"fields": REFERENCE_FIELDS}),
+        ("Reference", {"fields": [REFERENCE_FIELDS], "classes": ["collapse"]}),
         ("Timeline", {"fields": ["timeline"]}),
     ]
     # Everything is shown, nothing is a form field: a copy changes only through its triggers.
     readonly_fields = [*STATUS_FIELDS, *ERROR_FIELDS, *OrderCopy.OPTIONS, *DATE_FIELDS]
-    readonly_fields += [*REFERENCE_FIELDS, "timeline"]
+    readonly_fields += [*REFERENCE_FIELDS, "made_by", "timeline"]
     actions = ["retry_copies", "launch_copies", "abort_copies", "delete_selected"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OrderCopy]:
