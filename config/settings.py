@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "api",
     "demo",
     "health",
+    "idempotency",
 ]
 
 MIDDLEWARE = [
@@ -84,6 +85,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: Idempotency-Key on writes under /api/, its transaction around the view only.
+    "idempotency.middleware.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -127,6 +130,7 @@ TASKS = {
 }
 
 LANGUAGE_CODE = "en-us"
+FORMAT_MODULE_PATH = ["config.formats"]  # one date format in the console: Y-m-d H:i:s
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -218,6 +222,11 @@ SPECTACULAR_SETTINGS = {
 # Order subscriptions (see README "Configuration").
 SUBSCRIPTION_SCHEDULER_INTERVAL = env_int("SUBSCRIPTION_SCHEDULER_INTERVAL", default=60)
 SUBSCRIPTION_SCHEDULER_BATCH = env_int("SUBSCRIPTION_SCHEDULER_BATCH", default=100)
+
+# Idempotency-Key (idempotency/): how long a key is kept, and how long a repeat waits for the
+# first request with its key before it is refused with 409.
+IDEMPOTENCY_KEY_TTL = env_int("IDEMPOTENCY_KEY_TTL", default=24 * 3600)
+IDEMPOTENCY_WAIT = env_int("IDEMPOTENCY_WAIT", default=5)
 
 # Health (see README "Health and metrics"): a pending copy older than this makes /healthz
 # unhealthy (workers are too few, or stuck).

@@ -4,15 +4,18 @@ readable key/value list, never raw JSON. Pages with more to say about some paylo
 attempts and errors) pass their own `details` and `columns`."""
 
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from events.models import Event
 
-DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 VERBS = {
     "create": "created",
     "update": "updated",
@@ -39,8 +42,15 @@ VERBS = {
 Column = tuple[str, Callable[[Event], Any]]
 
 
+def moment_text(moment: datetime | None) -> str:
+    """A date and time as every console page writes it (config/formats: Y-m-d H:i:s)."""
+    if moment is None:
+        return "-"
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+
 def event_when(event: Event) -> str:
-    return timezone.localtime(event.created_at).strftime(DATE_FORMAT)
+    return moment_text(event.created_at)
 
 
 def event_title(name: str) -> str:
@@ -49,26 +59,51 @@ def event_title(name: str) -> str:
     return VERBS.get(action, action.replace("_", " ")).capitalize()
 
 
+# Payload members that name a record: shown as a link to its admin page.
+RECORD_PAGES = {
+    "order_copy": "admin:ordercopies_ordercopy_change",
+    "source_order": "admin:orders_order_change",
+    "target_order": "admin:orders_order_change",
+    "order": "admin:orders_order_change",
+    "order_subscription": "admin:subscriptions_ordersubscription_change",
+}
+
+
 def payload_html(payload: dict[str, Any]) -> SafeString | str:
-    """A payload as "key: value" lines; nested mappings indent, lists join with commas."""
+    """A payload as "key: value" lines; nested mappings indent, lists join with commas, moments
+    in the console's one format, records as links to their pages."""
     if not payload:
         return ""
     rows = format_html_join(
         "",
         "<li><em>{}</em>: {}</li>",
-        ((key.replace("_", " "), _value(v)) for key, v in payload.items()),
+        ((key.replace("_", " "), _value(key, v)) for key, v in payload.items()),
     )
     return format_html('<ul class="event-payload">{}</ul>', rows)
 
 
-def _value(value: Any) -> SafeString | str:
+def _value(key: str, value: Any) -> SafeString | str:
     if isinstance(value, dict):
         return payload_html(value) or "none"
     if isinstance(value, list | tuple):
-        return ", ".join(str(item) for item in value) or "none"
+        items = (str(item).replace("_", " ") if key == "changed" else str(item) for item in value)
+        return ", ".join(items) or "none"
     if value is None or value == "":
         return "-"
+    if isinstance(value, str):
+        return _text(key, value)
     return str(value)
+
+
+def _text(key: str, value: str) -> SafeString | str:
+    if key in RECORD_PAGES:
+        try:
+            url = reverse(RECORD_PAGES[key], args=[value])
+        except NoReverseMatch:
+            return value
+        return format_html('<a href="{}">{}</a>', url, value)
+    moment = parse_datetime(value) if "T" in value else None
+    return moment_text(moment) if moment is not None else value
 
 
 def timeline_html(

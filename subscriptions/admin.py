@@ -6,31 +6,29 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from core.actors import Actor
-from core.admin_actions import service_each
+from core.admin_actions import EVERYWHERE, ServiceAction, delete_action, service_action_run
 from events.selectors import event_list_for
-from events.timeline import DATE_FORMAT, timeline_html
+from events.timeline import moment_text, timeline_html
 from subscriptions import selectors, services
 from subscriptions.exceptions import OrderSubscriptionError
 from subscriptions.frequencies import InvalidFrequency, frequency_clean, frequency_describe
 from subscriptions.models import OrderSubscription, SubscriptionRun
 
-ACTION_LOCATIONS = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
 ADD_FIELDS = ["source_order", "frequency", "activate_by_source_order", "place_target_order"]
 ADD_FIELDS += ["renewal_alert_period", "starts_at", "expires_at"]
 REFERENCE_FIELDS = ["reference", "reference_origin", "metadata"]
 UPDATABLE = ["frequency", "activate_by_source_order", "place_target_order"]
 UPDATABLE += ["renewal_alert_period", "starts_at", "expires_at", "next_run_at", *REFERENCE_FIELDS]
 DISPLAYS = ["schedule", "upcoming_runs", "runs", "timeline", "source_order_link"]
+DISPLAYS += ["runs_so_far", "last_run"]
 READONLY = ["id", "number", "status", "mode", "market", "customer_email"]
 READONLY += ["customer_payment_source", "last_run_at", "occurrencies", "errors_count"]
 READONLY += ["succeeded_on_last_run", "created_at", "updated_at", *DISPLAYS]
@@ -42,8 +40,46 @@ RUNS_HEAD = mark_safe(  # noqa: S308 (a constant)
 )
 
 
-def when(moment: Any) -> str:
-    return timezone.localtime(moment).strftime(DATE_FORMAT) if moment else "-"
+def _subscription_action(
+    name: str, service: Callable[..., object], done: str, **words: Any
+) -> ServiceAction:
+    return ServiceAction(
+        name=name,
+        service=lambda subscription, actor: service(subscription=subscription, actor=actor),
+        refused=OrderSubscriptionError,
+        done=done,
+        reason=lambda error: error.message,
+        nouns=("subscription", "subscriptions"),
+        **words,
+    )
+
+
+ACTIVATE = _subscription_action(
+    "activate_subscriptions", services.order_subscription_activate, "activated"
+)
+DEACTIVATE = _subscription_action(
+    "deactivate_subscriptions", services.order_subscription_deactivate, "deactivated"
+)
+RUN = _subscription_action(
+    "run_subscriptions", services.order_subscription_run, "run", said="Started a run of"
+)
+CANCEL = _subscription_action(
+    "cancel_subscriptions",
+    services.order_subscription_cancel,
+    "cancelled",
+    verb="cancel",
+    consequence="Cancelling is final: a cancelled subscription never runs again and cannot be "
+    "activated. A run in progress still ends and is counted.",
+)
+DELETE = delete_action(
+    service=lambda subscription, actor: services.order_subscription_delete(
+        subscription=subscription, actor=actor
+    ),
+    refused=OrderSubscriptionError,
+    consequence="Only drafts can be deleted; a subscription that ran is cancelled instead.",
+    reason=lambda error: error.message,
+    nouns=("subscription", "subscriptions"),
+)
 
 
 class OrderSubscriptionForm(forms.ModelForm[OrderSubscription]):
@@ -60,14 +96,13 @@ class OrderSubscriptionForm(forms.ModelForm[OrderSubscription]):
 class OrderSubscriptionAdmin(admin.ModelAdmin[OrderSubscription]):
     form = OrderSubscriptionForm
     list_display = ["number", "status", "schedule", "source_order_link", "customer_email"]
-    list_display += ["next_run", "last_run_at", "runs_so_far", "errors_count"]
-    list_display += ["succeeded_on_last_run", "mode"]
+    list_display += ["next_run", "last_run", "runs_so_far", "mode"]
     list_filter = ["status", "mode", "succeeded_on_last_run", "place_target_order"]
     list_select_related = ["source_order"]
     search_fields = ["number", "=id", "customer_email", "source_order__number", "reference"]
     raw_id_fields = ["source_order"]
     actions = ["activate_subscriptions", "deactivate_subscriptions", "run_subscriptions"]
-    actions += ["cancel_subscriptions"]
+    actions += ["cancel_subscriptions", "delete_selected"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OrderSubscription]:
         return (
@@ -84,15 +119,21 @@ class OrderSubscriptionAdmin(admin.ModelAdmin[OrderSubscription]):
     def get_fieldsets(self, request: HttpRequest, obj: OrderSubscription | None = None) -> Any:
         if obj is None:
             return [(None, {"fields": ADD_FIELDS}), ("Reference", {"fields": REFERENCE_FIELDS})]
+        # Related fields side by side, the reference folded: a page that fits a screen or two.
         return [
-            (None, {"fields": ["number", "status", "mode", "source_order_link", "market"]}),
-            (None, {"fields": ["customer_email", "customer_payment_source"]}),
-            ("Schedule", {"fields": ["frequency", "schedule", "starts_at", "expires_at"]}),
-            (None, {"fields": ["next_run_at", "upcoming_runs", "renewal_alert_period"]}),
-            ("Options", {"fields": ["activate_by_source_order", "place_target_order"]}),
-            ("Runs", {"fields": ["occurrencies", "errors_count", "succeeded_on_last_run"]}),
-            (None, {"fields": ["last_run_at", "runs"]}),
-            ("Reference", {"fields": ["id", *REFERENCE_FIELDS, "created_at", "updated_at"]}),
+            (None, {"fields": [("number", "status", "mode"), ("source_order_link", "market")]}),
+            (None, {"fields": [("customer_email", "customer_payment_source")]}),
+            ("Schedule", {"fields": [("frequency", "schedule"), ("starts_at", "expires_at")]}),
+            (None, {"fields": [("next_run_at", "renewal_alert_period"), "upcoming_runs"]}),
+            ("Options", {"fields": [("activate_by_source_order", "place_target_order")]}),
+            ("Runs", {"fields": [("runs_so_far", "last_run"), "runs"]}),
+            (
+                "Reference",
+                {
+                    "fields": ["id", *REFERENCE_FIELDS, ("created_at", "updated_at")],
+                    "classes": ["collapse"],
+                },
+            ),
             ("Timeline", {"fields": ["timeline"]}),
         ]
 
@@ -154,98 +195,51 @@ class OrderSubscriptionAdmin(admin.ModelAdmin[OrderSubscription]):
     def delete_model(self, request: HttpRequest, obj: OrderSubscription) -> None:
         services.order_subscription_delete(subscription=obj, actor=Actor.user(request.user))
 
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        self._run_each(
-            request, queryset, service=services.order_subscription_delete, done="deleted"
-        )
+    # Actions: one service call per subscription (core/admin_actions.py) -------------------
 
-    # Actions ---------------------------------------------------------------------------------
+    @admin.action(description="Delete selected subscriptions (drafts only)", permissions=["delete"])
+    def delete_selected(
+        self, request: HttpRequest, queryset: QuerySet[Any]
+    ) -> TemplateResponse | None:
+        return service_action_run(self, request, queryset, action=DELETE)
 
     @admin.action(
         description="Activate the subscription",
         description_plural="Activate selected subscriptions",
         permissions=["activate"],
-        location=ACTION_LOCATIONS,
+        location=EVERYWHERE,
     )
     def activate_subscriptions(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        service = services.order_subscription_activate
-        self._run_each(request, queryset, service=service, done="activated")
+        service_action_run(self, request, queryset, action=ACTIVATE)
 
     @admin.action(
         description="Deactivate the subscription",
         description_plural="Deactivate selected subscriptions",
         permissions=["activate"],
-        location=ACTION_LOCATIONS,
+        location=EVERYWHERE,
     )
     def deactivate_subscriptions(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        service = services.order_subscription_deactivate
-        self._run_each(request, queryset, service=service, done="deactivated")
+        service_action_run(self, request, queryset, action=DEACTIVATE)
 
     @admin.action(
         description="Run the subscription now",
         description_plural="Run selected subscriptions now",
         permissions=["run"],
-        location=ACTION_LOCATIONS,
+        location=EVERYWHERE,
     )
     def run_subscriptions(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        service = services.order_subscription_run
-        self._run_each(request, queryset, service=service, done="run", said="Started a run of")
+        service_action_run(self, request, queryset, action=RUN)
 
     @admin.action(
         description="Cancel the subscription (final)",
         description_plural="Cancel selected subscriptions (final)",
         permissions=["cancel"],
-        location=ACTION_LOCATIONS,
+        location=EVERYWHERE,
     )
     def cancel_subscriptions(
         self, request: HttpRequest, queryset: QuerySet[Any]
     ) -> TemplateResponse | None:
-        if request.POST.get("post") != "yes":
-            return self._confirm_cancel(request, queryset)
-        service = services.order_subscription_cancel
-        self._run_each(request, queryset, service=service, done="cancelled")
-        return None
-
-    def _confirm_cancel(self, request: HttpRequest, queryset: QuerySet[Any]) -> TemplateResponse:
-        """Cancelling is final: say which subscriptions, on a page of its own, first."""
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Cancel subscriptions?",
-            "subscriptions": list(queryset.select_related("source_order").order_by("created_at")),
-            "action": "cancel_subscriptions",
-            "opts": self.opts,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        template = "admin/subscriptions/ordersubscription/cancel_confirmation.html"
-        return TemplateResponse(request, template, context)
-
-    def _run_each(
-        self,
-        request: HttpRequest,
-        queryset: QuerySet[Any],
-        *,
-        service: Callable[..., object],
-        done: str,
-        said: str = "",
-    ) -> None:
-        """One service call (and transaction) per subscription: a refusal leaves others done."""
-        subscriptions, refusals = service_each(
-            request,
-            queryset.order_by("created_at", "pk"),
-            call=lambda subscription, actor: service(subscription=subscription, actor=actor),
-            refused=OrderSubscriptionError,
-        )
-        if done != "deleted":
-            for subscription in subscriptions:
-                self.log_change(request, subscription, f"{done.capitalize()} it.")
-        if subscriptions:
-            noun = "subscription" if len(subscriptions) == 1 else "subscriptions"
-            message = f"{said or done.capitalize()} {len(subscriptions)} {noun}."
-            self.message_user(request, message, messages.SUCCESS)
-        for subscription, error in refusals:
-            self.message_user(
-                request, f"{subscription} was not {done}: {error.message}", messages.ERROR
-            )
+        return service_action_run(self, request, queryset, action=CANCEL)
 
     def has_activate_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("subscriptions.activate_ordersubscription")
@@ -268,11 +262,19 @@ class OrderSubscriptionAdmin(admin.ModelAdmin[OrderSubscription]):
         """None for a subscription that will not run (cancelled, inactive)."""
         if obj.status in (OrderSubscription.Status.CANCELLED, OrderSubscription.Status.INACTIVE):
             return f"none while {obj.status}"
-        return when(obj.next_run_at)
+        return moment_text(obj.next_run_at)
 
     @admin.display(description="runs so far", ordering="occurrencies")
-    def runs_so_far(self, obj: OrderSubscription) -> int:
-        return obj.occurrencies
+    def runs_so_far(self, obj: OrderSubscription) -> str:
+        failed = f", {obj.errors_count} failed" if obj.errors_count else ""
+        return f"{obj.occurrencies}{failed}"
+
+    @admin.display(description="last run", ordering="last_run_at")
+    def last_run(self, obj: OrderSubscription) -> str:
+        if obj.last_run_at is None:
+            return "-"
+        outcome = {True: "succeeded", False: "failed", None: ""}[obj.succeeded_on_last_run]
+        return f"{moment_text(obj.last_run_at)} {outcome}".strip()
 
     @admin.display(description="schedule", ordering="frequency")
     def schedule(self, obj: OrderSubscription) -> str:
@@ -283,7 +285,8 @@ class OrderSubscriptionAdmin(admin.ModelAdmin[OrderSubscription]):
         moments = selectors.order_subscription_upcoming_runs(subscription=obj, count=5)
         if not moments:
             return f"none while {obj.status}"
-        rows = format_html_join("", "<li><time>{}</time></li>", ((when(m),) for m in moments))
+        items = ((moment_text(moment),) for moment in moments)
+        rows = format_html_join("", "<li><time>{}</time></li>", items)
         return format_html("<ol>{}</ol>", rows)
 
     @admin.display(description="latest runs and their copies")
@@ -310,11 +313,12 @@ def _run_cells(run: SubscriptionRun) -> str:
             url = reverse("admin:orders_order_change", args=[copy.target_order_id])
             target_link = format_html('<a href="{}">#{}</a>', url, copy.target_order.number)
     outcome = {True: "succeeded", False: "failed", None: copy.status if copy else "running"}
-    errors = "; ".join(f"{k}: {m}" for k, texts in (run.errors_log or {}).items() for m in texts)
+    errors = "; ".join(message for texts in (run.errors_log or {}).values() for message in texts)
+    missed = f" (+{run.skipped_slots} missed)" if run.skipped_slots else ""
     return format_html(
         "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
-        when(run.started_at),
-        when(run.scheduled_at) + (f" (+{run.skipped_slots} missed)" if run.skipped_slots else ""),
+        moment_text(run.started_at),
+        moment_text(run.scheduled_at) + missed,
         run.get_trigger_display(),
         copy_link,
         outcome[run.succeeded],

@@ -4,7 +4,7 @@ and the status, timestamps, errors, attempts and target order are only shown."""
 
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -12,7 +12,9 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from core.actors import Actor
+from core.admin_actions import EVERYWHERE, delete_action, service_action_run
 from events.selectors import event_list_for
+from events.timeline import payload_html
 from ordercopies import selectors, services
 from ordercopies.admin.dashboard import worker_alive
 from ordercopies.admin.displays import (
@@ -25,23 +27,28 @@ from ordercopies.admin.displays import (
     status_badge,
     timeline_html,
 )
-from ordercopies.admin.triggers import (
-    TRIGGERS,
-    is_confirmed,
-    trigger_confirmation,
-    trigger_run,
-)
+from ordercopies.admin.triggers import TRIGGERS, trigger_action
 from ordercopies.exceptions import OrderCopyError
 from ordercopies.models import OrderCopy
-from orders.admin import ADMIN_ACTIONS
 
 STATUS_FIELDS = ("id", "coloured_status", "mode", "source", "target", "attempts")
 ERROR_FIELDS = ("errors_count", "errors")
 DATE_FIELDS = ("created_at", "updated_at", "started_at", "completed_at", "failed_at")
-REFERENCE_FIELDS = ("reference", "reference_origin", "metadata", "made_by")
+REFERENCE_FIELDS = ("reference", "reference_origin", "metadata_list")
 
 
 MOVING = (OrderCopy.Status.PENDING, OrderCopy.Status.IN_PROGRESS)
+TRIGGER_ACTIONS = {name: trigger_action(trigger) for name, trigger in TRIGGERS.items()}
+DELETE = delete_action(
+    service=lambda order_copy, actor: services.order_copy_delete(
+        order_copy=order_copy, actor=actor
+    ),
+    refused=OrderCopyError,
+    consequence="Each is deleted with its errors and events; the orders it read or made stay.",
+    reason=lambda error: error.message,
+    label=lambda c: f"Copy {c.pk} of order #{c.source_order.number}",
+    nouns=("copy", "copies"),
+)
 
 
 class ErrorKindFilter(admin.SimpleListFilter):
@@ -70,17 +77,17 @@ class OrderCopyAdmin(admin.ModelAdmin[OrderCopy]):
         "error text."
     )
     fieldsets = [
-        (None, {"fields": STATUS_FIELDS}),
+        (None, {"fields": [STATUS_FIELDS[:3], STATUS_FIELDS[3:], "made_by"]}),
         ("Errors", {"fields": ERROR_FIELDS}),
         ("Options", {"fields": [OrderCopy.OPTIONS[:3], OrderCopy.OPTIONS[3:]]}),
         ("Dates", {"fields": [DATE_FIELDS[:2], DATE_FIELDS[2:]], "classes": ["collapse"]}),
-        ("Reference", {"fields": REFERENCE_FIELDS}),
+        ("Reference", {"fields": [REFERENCE_FIELDS], "classes": ["collapse"]}),
         ("Timeline", {"fields": ["timeline"]}),
     ]
     # Everything is shown, nothing is a form field: a copy changes only through its triggers.
     readonly_fields = [*STATUS_FIELDS, *ERROR_FIELDS, *OrderCopy.OPTIONS, *DATE_FIELDS]
-    readonly_fields += [*REFERENCE_FIELDS, "timeline"]
-    actions = ["retry_copies", "launch_copies", "abort_copies"]
+    readonly_fields += [*REFERENCE_FIELDS, "made_by", "timeline"]
+    actions = ["retry_copies", "launch_copies", "abort_copies", "delete_selected"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OrderCopy]:
         return selectors.order_copy_list()
@@ -151,21 +158,13 @@ class OrderCopyAdmin(admin.ModelAdmin[OrderCopy]):
     def delete_model(self, request: HttpRequest, obj: OrderCopy) -> None:
         services.order_copy_delete(order_copy=obj, actor=Actor.user(request.user))
 
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[OrderCopy]) -> None:
-        for order_copy in queryset:
-            try:
-                services.order_copy_delete(order_copy=order_copy, actor=Actor.user(request.user))
-            except OrderCopyError as error:
-                message = f"Copy {order_copy.pk} was not deleted: {error.message}"
-                self.message_user(request, message, messages.ERROR)
-
     # Actions ---------------------------------------------------------------------------------
 
     @admin.action(
         description="Launch the copy",
         description_plural="Launch selected pending copies (queue them again)",
         permissions=["launch"],
-        location=ADMIN_ACTIONS,
+        location=EVERYWHERE,
     )
     def launch_copies(
         self, request: HttpRequest, queryset: QuerySet[OrderCopy]
@@ -176,7 +175,7 @@ class OrderCopyAdmin(admin.ModelAdmin[OrderCopy]):
         description="Retry the copy",
         description_plural="Retry selected failed or aborted copies",
         permissions=["retry"],
-        location=ADMIN_ACTIONS,
+        location=EVERYWHERE,
     )
     def retry_copies(
         self, request: HttpRequest, queryset: QuerySet[OrderCopy]
@@ -187,20 +186,23 @@ class OrderCopyAdmin(admin.ModelAdmin[OrderCopy]):
         description="Abort the copy",
         description_plural="Abort selected pending copies",
         permissions=["abort"],
-        location=ADMIN_ACTIONS,
+        location=EVERYWHERE,
     )
     def abort_copies(
         self, request: HttpRequest, queryset: QuerySet[OrderCopy]
     ) -> TemplateResponse | None:
         return self._trigger(request, queryset, name="abort")
 
+    @admin.action(description="Delete selected order copies", permissions=["delete"])
+    def delete_selected(
+        self, request: HttpRequest, queryset: QuerySet[OrderCopy]
+    ) -> TemplateResponse | None:
+        return service_action_run(self, request, queryset, action=DELETE)
+
     def _trigger(
         self, request: HttpRequest, queryset: QuerySet[OrderCopy], *, name: str
     ) -> TemplateResponse | None:
-        if not is_confirmed(request):
-            return trigger_confirmation(self, request, queryset, trigger=TRIGGERS[name])
-        trigger_run(self, request, queryset, trigger=TRIGGERS[name])
-        return None
+        return service_action_run(self, request, queryset, action=TRIGGER_ACTIONS[name])
 
     # Read-only displays ----------------------------------------------------------------------
 
@@ -231,6 +233,10 @@ class OrderCopyAdmin(admin.ModelAdmin[OrderCopy]):
     @admin.display(description="errors log")
     def errors(self, obj: OrderCopy) -> str:
         return errors_html(obj.errors_log)
+
+    @admin.display(description="metadata")
+    def metadata_list(self, obj: OrderCopy) -> str:
+        return payload_html(obj.metadata or {}) or "-"
 
     @admin.display(description="made by subscription")
     def made_by(self, obj: OrderCopy) -> str:

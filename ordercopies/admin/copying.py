@@ -14,15 +14,17 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from core.actors import Actor
-from ordercopies import selectors, services
+from ordercopies import services
 from ordercopies.admin.dashboard import NO_WORKER, worker_alive
 from ordercopies.admin.displays import copy_link, order_link
+from ordercopies.admin.preview import copy_preview_problems
 from ordercopies.exceptions import OrderCopyError
 from ordercopies.models import OrderCopy
 from orders.admin import market_label
 from orders.models import Order
 
 COPY_TEMPLATE = "admin/ordercopies/copy_orders.html"
+PREVIEW_FIELD = "_preview"
 LINKED_COPIES = 10  # copies linked one by one in the message; the list shows them all
 FILTERED_COPIES = 100  # up to this many, the copies list is filtered to the new copies
 MIXED_MODES = (
@@ -100,18 +102,16 @@ def copy_page(
             {},
         ),
         "from_changelist": from_changelist,
+        "preview_field": PREVIEW_FIELD,
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
     }
     return TemplateResponse(request, COPY_TEMPLATE, context)
 
 
 def _rows(orders: list[Order], form: CopyOptionsForm) -> list[tuple[Any, ...]]:
-    """Each order with its link, market, total and the problems its copy can be seen to meet."""
-    problems = selectors.copy_problems(
-        orders=orders,
-        reuse_wallet=_option(form, "reuse_wallet"),
-        ignore_invalid_coupon=_option(form, "ignore_invalid_coupon"),
-    )
+    """Each order with its link, market, total and the problems its copy would meet with the
+    form's options (ordercopies/admin/preview.py: one call, to be swapped for the copy plan)."""
+    problems = copy_preview_problems(orders=orders, options=_options(form))
     return [
         (
             order,
@@ -124,10 +124,16 @@ def _rows(orders: list[Order], form: CopyOptionsForm) -> list[tuple[Any, ...]]:
     ]
 
 
-def _option(form: CopyOptionsForm, name: str) -> bool:
+def _options(form: CopyOptionsForm) -> dict[str, Any]:
+    """The options chosen on the page, or the defaults before anything was chosen."""
     if form.is_bound and form.is_valid():
-        return bool(form.cleaned_data[name])
-    return bool(form.fields[name].initial)
+        return form.options()
+    return {name: bool(form.fields[name].initial) for name in OrderCopy.OPTIONS}
+
+
+def wants_preview(request: HttpRequest) -> bool:
+    """The page was sent to check the orders again with other options, not to copy."""
+    return PREVIEW_FIELD in request.POST
 
 
 def copies_create(

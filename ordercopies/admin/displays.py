@@ -75,11 +75,16 @@ def age_text(order_copy: OrderCopy) -> str:
 
 
 def errors_html(errors_log: dict[str, list[str]] | None) -> SafeString | str:
-    """An errors_log as a list of "key: message" lines, one per message."""
-    rows = [(key, message) for key, messages in (errors_log or {}).items() for message in messages]
+    """An errors_log as a list of its messages, one per line; the kind of each (as the "error
+    kind" filter names it) in its title, never the technical key in the text."""
+    rows = [
+        (ERROR_KINDS.get(key, key.replace("_", " ")), message)
+        for key, messages in (errors_log or {}).items()
+        for message in messages
+    ]
     if not rows:
         return "no errors"
-    items = format_html_join("", "<li><strong>{}</strong>: {}</li>", rows)
+    items = format_html_join("", '<li title="{}">{}</li>', rows)
     return format_html('<ul class="copy-errors">{}</ul>', items)
 
 
@@ -118,13 +123,6 @@ def _details(payload: dict[str, Any]) -> SafeString:
     if isinstance(options, dict):
         chosen = [label for name, label in OPTION_LABELS.items() if options.get(name)]
         parts.append(format_html("options: {}", ", ".join(chosen) or "none"))
-    for key in ("source_order", "target_order"):
-        order_id = rest.pop(key, None)
-        if order_id:
-            url = reverse("admin:orders_order_change", args=[order_id])
-            parts.append(
-                format_html('{} <a href="{}">{}</a>', key.replace("_", " "), url, order_id)
-            )
     if rest:
         parts.append(payload_html(rest))
     return format_html_join(mark_safe("<br>"), "{}", ((part,) for part in parts))

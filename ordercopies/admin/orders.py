@@ -19,6 +19,7 @@ from ordercopies.admin.copying import (
     copies_url,
     copy_page,
     options_form,
+    wants_preview,
 )
 from ordercopies.admin.displays import copies_table_html, copy_link, order_link
 from orders.admin import OrderAdmin
@@ -77,12 +78,14 @@ class OrderCopyingAdmin(OrderAdmin):
         permissions=["copy"],
     )
     def copy_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:
-        orders = list(queryset.select_related("market").order_by("created_at", "pk"))
+        orders = list(
+            queryset.select_related("market", "payment_method").order_by("created_at", "pk")
+        )
         if len({order.mode for order in orders}) > 1:
             self.message_user(request, MIXED_MODES, messages.ERROR)
             return None
         form = options_form(request)
-        if not form.is_valid():
+        if not form.is_valid() or wants_preview(request):
             return copy_page(self, request, orders=orders, form=form, from_changelist=True)
         copies = copies_create(self, request, orders=orders, form=form)
         return HttpResponseRedirect(copies_url(copies)) if copies else None
@@ -95,7 +98,7 @@ class OrderCopyingAdmin(OrderAdmin):
         if not (self.has_copy_permission(request) and self.has_view_permission(request, order)):
             raise PermissionDenied
         form = options_form(request)
-        if not form.is_valid():
+        if not form.is_valid() or wants_preview(request):
             return copy_page(self, request, orders=[order], form=form, from_changelist=False)
         copies = copies_create(self, request, orders=[order], form=form)
         return HttpResponseRedirect(copies_url(copies) if copies else request.path)

@@ -1,18 +1,18 @@
 """The triggers staff pull on copies (launch, retry, abort): a bulk trigger first shows a page
 listing what will happen to each selected copy, then calls its service once per copy and
-reports the successes and each refusal with its reason."""
+reports the successes and each refusal with its reason (core/admin_actions.py)."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from core.admin_actions import service_each
+from core.admin_actions import ServiceAction
 from ordercopies import selectors, services
 from ordercopies.admin.dashboard import NO_WORKER, worker_alive
 from ordercopies.admin.displays import order_link, status_badge
@@ -91,48 +91,22 @@ def trigger_confirmation(
     return TemplateResponse(request, CONFIRMATION_TEMPLATE, context)
 
 
-def trigger_run(
-    model_admin: admin.ModelAdmin[OrderCopy],
-    request: HttpRequest,
-    queryset: QuerySet[OrderCopy],
-    *,
-    trigger: Trigger,
-) -> None:
-    """One service call (and transaction) per copy: a refusal leaves the others done."""
-    copies, refused = service_each(
-        request,
-        queryset.order_by("created_at", "pk"),
-        call=lambda order_copy, actor: trigger.service(order_copy=order_copy, actor=actor),
+def trigger_action(trigger: Trigger) -> ServiceAction:
+    """The trigger as the admin's one kind of action: its confirmation page, then one service
+    call per copy, reported with each refusal (and, for triggers that queue, whether a worker
+    will run the copies)."""
+    return ServiceAction(
+        name=trigger.action,
+        service=lambda order_copy, actor: trigger.service(order_copy=order_copy, actor=actor),
         refused=OrderCopyError,
+        done=trigger.done,
+        reason=lambda error: error.message,
+        label=lambda c: f"Copy {c.pk} of order #{c.source_order.number}",
+        nouns=("copy", "copies"),
+        note=(lambda: None if worker_alive() else NO_WORKER) if trigger.queues else lambda: None,
+        confirmation=lambda model_admin, request, queryset, _: (
+            None
+            if is_confirmed(request)
+            else trigger_confirmation(model_admin, request, queryset, trigger=trigger)
+        ),
     )
-    for order_copy in copies:
-        model_admin.log_change(request, order_copy, f"{trigger.done.capitalize()} the copy.")
-    refusals = [
-        f"Copy {order_copy.pk} of order #{order_copy.source_order.number} was not "
-        f"{trigger.done}: {error.message}"
-        for order_copy, error in refused
-    ]
-    _report(model_admin, request, trigger=trigger, done=len(copies), refusals=refusals)
-
-
-def _report(
-    model_admin: admin.ModelAdmin[OrderCopy],
-    request: HttpRequest,
-    *,
-    trigger: Trigger,
-    done: int,
-    refusals: list[str],
-) -> None:
-    level = messages.SUCCESS if not refusals else messages.WARNING if done else messages.ERROR
-    if done:
-        summary = f"{trigger.done.capitalize()} {done} {'copy' if done == 1 else 'copies'}"
-        if trigger.queues and not worker_alive():
-            summary += f" ({NO_WORKER})"
-            level = messages.WARNING if level == messages.SUCCESS else level
-    else:
-        summary = f"No copy was {trigger.done}"
-    if refusals:
-        summary += f"; {len(refusals)} refused"
-    model_admin.message_user(request, f"{summary}.", level)
-    for refusal in refusals:
-        model_admin.message_user(request, refusal, messages.ERROR)

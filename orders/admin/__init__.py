@@ -10,10 +10,9 @@ from orders.admin.customers import (
     PaymentSourceAdmin,
 )
 from orders.admin.markets import MarketAdmin, MarketChoiceField, market_label
-from orders.admin.orders import ADMIN_ACTIONS, LineItemAdmin, OrderAdmin, errors_text
+from orders.admin.orders import LineItemAdmin, OrderAdmin, errors_text
 
 __all__ = [
-    "ADMIN_ACTIONS",
     "AddressAdmin",
     "CouponAdmin",
     "CustomerAdmin",

@@ -16,22 +16,54 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from core.actors import Actor
-from core.admin_actions import service_each
+from core.admin_actions import EVERYWHERE, ServiceAction, delete_action, service_action_run
 from events.selectors import event_list_for
 from events.timeline import timeline_html
 from orders import services as order_services
-from orders.admin.confirmation import action_confirmation, is_confirmed
 from orders.admin.markets import MarketChoiceField, MarketListFilter
 from orders.exceptions import OrderError
 from orders.models import Address, LineItem, Order, PaymentMethod, PaymentSource
 from orders.money import format_cents
 
-ADMIN_ACTIONS = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
-
 
 def errors_text(exc: OrderError) -> str:
-    """An order error as one line: "key: message; key: message"."""
-    return "; ".join(f"{key}: {message}" for key, texts in exc.errors.items() for message in texts)
+    """An order error as staff read it: its messages in one line, "message; message"."""
+    return "; ".join(str(message) for texts in exc.errors.values() for message in texts)
+
+
+def _order_action(
+    name: str, service: Callable[..., Order], done: str, **words: Any
+) -> ServiceAction:
+    return ServiceAction(
+        name=name,
+        service=lambda order, actor: service(order=order, actor=actor),
+        refused=OrderError,
+        done=done,
+        reason=errors_text,
+        label=lambda order: f"Order {order}",
+        **words,
+    )
+
+
+PLACE = _order_action("place_orders", order_services.order_place, "placed")
+APPROVE = _order_action("approve_orders", order_services.order_approve, "approved")
+CANCEL = _order_action(
+    "cancel_orders",
+    order_services.order_cancel,
+    "cancelled",
+    verb="cancel",
+    consequence="Each is cancelled for good, and its stock is given back.",
+)
+ARCHIVE = _order_action("archive_orders", order_services.order_archive, "archived")
+UNARCHIVE = _order_action("unarchive_orders", order_services.order_unarchive, "unarchived")
+DELETE = delete_action(
+    service=lambda order, actor: order_services.order_delete(order=order, actor=actor),
+    refused=OrderError,
+    consequence="Each is deleted for good with its line items (placed orders are archived, "
+    "never deleted).",
+    reason=errors_text,
+    label=lambda order: f"Order {order}",
+)
 
 
 LINE_ITEM_FIELDS = ("item_type", "sku_code", "name", "quantity", "unit_amount", "total_amount")
@@ -152,24 +184,27 @@ ORDER_READONLY_FIELDS += [*ORDER_DATE_FIELDS, "timeline"]
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin[Order]):
     form = OrderForm
-    list_display = ["number", "status", "payment_status", "fulfillment_status", "market"]
-    list_display += ["customer_email", "total", "skus_count", "placed_at", "mode_badge"]
+    # Fits 1280 px beside the filters: the fulfillment status and the market's full label are
+    # on the order's page (and the market filter says which is which).
+    list_display = ["number", "status", "payment_status", "market_code", "customer_email"]
+    list_display += ["total", "skus_count", "placed_at", "mode_badge"]
     list_filter = ["mode", "status", "payment_status", ("market", MarketListFilter), ArchivedFilter]
     list_select_related = ["market"]
     search_fields = ["number", "=id", "customer_email", "reference"]
     date_hierarchy = "created_at"
     raw_id_fields = ["shipping_address", "billing_address", "payment_source"]
     actions = ["place_orders", "approve_orders", "cancel_orders", "archive_orders"]
-    actions += ["unarchive_orders"]
+    actions += ["unarchive_orders", "delete_selected"]
 
     def get_fieldsets(self, request: HttpRequest, obj: Order | None = None) -> Any:
         if obj is None:
             return [(None, {"fields": ORDER_ADD_FIELDS})]
+        # Related fields side by side and the rarely read folded: a page staff can take in.
         return [
-            (None, {"fields": ORDER_STATUS_FIELDS + ORDER_CUSTOMER_FIELDS}),
-            ("Addresses, payment and codes", {"fields": ORDER_PAYMENT_FIELDS}),
+            (None, {"fields": _in_rows(ORDER_STATUS_FIELDS + ORDER_CUSTOMER_FIELDS, 3)}),
+            ("Addresses, payment and codes", {"fields": _in_rows(ORDER_PAYMENT_FIELDS, 2)}),
             # Folded: a long page keeps what staff act on in view.
-            ("Dates", {"fields": ORDER_DATE_FIELDS, "classes": ["collapse"]}),
+            ("Dates", {"fields": _in_rows(ORDER_DATE_FIELDS, 3), "classes": ["collapse"]}),
             ("Reference", {"fields": ORDER_REFERENCE_FIELDS, "classes": ["collapse"]}),
             ("Timeline", {"fields": ["timeline"]}),
         ]
@@ -246,96 +281,60 @@ class OrderAdmin(admin.ModelAdmin[Order]):
     def delete_model(self, request: HttpRequest, obj: Order) -> None:
         order_services.order_delete(order=obj, actor=Actor.user(request.user))
 
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        for order in queryset:
-            try:
-                order_services.order_delete(order=order, actor=Actor.user(request.user))
-            except OrderError as exc:
-                message = f"Order {order} was not deleted: {errors_text(exc)}"
-                self.message_user(request, message, messages.ERROR)
+    # Actions: one service call per order (core/admin_actions.py) --------------------------
 
-    # Actions ---------------------------------------------------------------------------------
+    @admin.action(description="Delete selected orders", permissions=["delete"])
+    def delete_selected(
+        self, request: HttpRequest, queryset: QuerySet[Order]
+    ) -> TemplateResponse | None:
+        return service_action_run(self, request, queryset, action=DELETE)
 
     @admin.action(
         description="Place the order",
         description_plural="Place selected orders",
         permissions=["place"],
-        location=ADMIN_ACTIONS,
+        location=EVERYWHERE,
     )
     def place_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        self._run_each(request, queryset, service=order_services.order_place, done="placed")
+        service_action_run(self, request, queryset, action=PLACE)
 
     @admin.action(
         description="Approve the order",
         description_plural="Approve selected orders",
         permissions=["approve"],
-        location=ADMIN_ACTIONS,
+        location=EVERYWHERE,
     )
     def approve_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        self._run_each(request, queryset, service=order_services.order_approve, done="approved")
+        service_action_run(self, request, queryset, action=APPROVE)
 
     @admin.action(
         description="Cancel the order",
         description_plural="Cancel selected orders",
         permissions=["cancel"],
-        location=ADMIN_ACTIONS,
+        location=EVERYWHERE,
     )
     def cancel_orders(
         self, request: HttpRequest, queryset: QuerySet[Order]
     ) -> TemplateResponse | None:
-        if not is_confirmed(request):
-            consequence = "Each is cancelled for good, and its stock is given back."
-            return action_confirmation(
-                self, request, queryset, action="cancel_orders", verb="cancel",
-                consequence=consequence,
-            )  # fmt: skip
-        self._run_each(request, queryset, service=order_services.order_cancel, done="cancelled")
-        return None
+        return service_action_run(self, request, queryset, action=CANCEL)
 
     @admin.action(
         description="Archive the order",
         description_plural="Archive selected orders",
         permissions=["archive"],
-        location=ADMIN_ACTIONS,
+        location=EVERYWHERE,
     )
     def archive_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        self._run_each(request, queryset, service=order_services.order_archive, done="archived")
+        service_action_run(self, request, queryset, action=ARCHIVE)
 
     @admin.action(
         description="Unarchive the order",
         description_plural="Unarchive selected orders",
         permissions=["archive"],
-        location=ADMIN_ACTIONS,
+        location=EVERYWHERE,
     )
     def unarchive_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        service = order_services.order_unarchive
-        self._run_each(request, queryset, service=service, done="unarchived")
-
-    def _run_each(
-        self,
-        request: HttpRequest,
-        queryset: QuerySet[Order],
-        *,
-        service: Callable[..., Order],
-        done: str,
-    ) -> None:
-        """One service call (and transaction) per order: a refusal leaves the others done."""
-        orders, refusals = service_each(
-            request,
-            queryset.order_by("created_at", "pk"),
-            call=lambda order, actor: service(order=order, actor=actor),
-            refused=OrderError,
-        )
-        for order in orders:
-            self.log_change(request, order, f"{done.capitalize()} the order.")
-        if orders:
-            plural = "order" if len(orders) == 1 else "orders"
-            self.message_user(
-                request, f"{done.capitalize()} {len(orders)} {plural}.", messages.SUCCESS
-            )
-        for order, error in refusals:
-            message = f"Order {order} was not {done}: {errors_text(error)}"
-            self.message_user(request, message, messages.ERROR)
+        service_action_run(self, request, queryset, action=UNARCHIVE)
 
     def has_place_permission(self, request: HttpRequest) -> bool:
         return self._has_order_permission(request, "place_order")
@@ -358,6 +357,10 @@ class OrderAdmin(admin.ModelAdmin[Order]):
     def mode_badge(self, obj: Order) -> str:
         return mode_badge(obj.mode)
 
+    @admin.display(description="market", ordering="market__code")
+    def market_code(self, obj: Order) -> str:
+        return obj.market.code
+
     @admin.display(description="total", ordering="total_amount_cents")
     def total(self, obj: Order) -> str:
         return obj.formatted(obj.total_amount_cents)
@@ -365,6 +368,10 @@ class OrderAdmin(admin.ModelAdmin[Order]):
     @admin.display(description="events")
     def timeline(self, obj: Order) -> str:
         return timeline_html(event_list_for(resource_type=Order.resource_type, resource_id=obj.pk))
+
+
+def _in_rows(fields: list[str], size: int) -> list[tuple[str, ...]]:
+    return [tuple(fields[start : start + size]) for start in range(0, len(fields), size)]
 
 
 MODE_COLOURS = {"test": "#a35200", "live": "#1e7a46"}

@@ -4,14 +4,12 @@ token may do (SPEC.md §5, issue 4 §5)."""
 import io
 import json
 import time
-from typing import Any
 from urllib.parse import urlencode
 
 import jwt
 import pytest
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 
 from api.models import ApiClient
@@ -497,17 +495,6 @@ def test_a_token_keeps_a_market_its_client_still_has(make_api, market, make_orde
     assert [shop.get(path).status_code for path in shop_routes(order)] == [200] * 4
 
 
-def test_a_market_removed_in_the_admin_ends_the_token_at_once(shop, admin_client, make_order):
-    order = make_order()
-    assert shop.get(f"/api/orders/{order.pk}").status_code == 200
-    response = admin_client.post(
-        f"/admin/api/apiclient/{shop.api_client.pk}/change/",
-        {"name": "Shop", "kind": "sales_channel", "mode": "test", "market_codes": '["us"]'},
-    )
-    assert response.status_code == 302, response.content
-    assert_error(shop.get(f"/api/orders/{order.pk}"), 401, "INVALID_TOKEN")
-
-
 @pytest.mark.parametrize(
     "path", ["/api/order_copies", "/api/orders", "/api/customers", "/api/events", "/api/skus"]
 )
@@ -528,60 +515,6 @@ def test_a_sales_channel_token_never_becomes_an_integration_s(shop, make_order, 
     for refused in (path, "/api/order_copies", "/api/customers"):
         error = assert_error(shop.get(refused), 401, "INVALID_TOKEN")
         assert "now a integration" in error["detail"]
-
-
-# Revoking in the admin (issue 9, finding 6) -----------------------------------------------------
-
-
-@pytest.fixture
-def staff_with(client, django_user_model):
-    def make(*codenames: str):
-        user = django_user_model.objects.create_user(
-            f"staff{django_user_model.objects.count()}", password="x", is_staff=True
-        )
-        user.user_permissions.set(
-            Permission.objects.filter(content_type__app_label="api", codename__in=codenames)
-        )
-        client.force_login(user)
-        return client
-
-    return make
-
-
-def revoke_in_admin(browser, *clients: ApiClient) -> Any:
-    return browser.post(
-        "/admin/api/apiclient/",
-        {"action": "revoke", "_selected_action": [c.pk for c in clients]},
-        follow=True,
-    )
-
-
-@pytest.mark.parametrize(
-    ("codenames", "revokes"),
-    [
-        (["view_apiclient"], False),
-        (["view_apiclient", "change_apiclient"], False),
-        (["view_apiclient", "change_apiclient", "delete_apiclient"], False),
-        (["view_apiclient", "revoke_apiclient"], True),
-    ],
-)
-def test_revoking_clients_needs_the_revoke_permission(api, staff_with, codenames, revokes):
-    browser = staff_with(*codenames)
-    form = browser.get("/admin/api/apiclient/").context["action_form"]
-    offered = dict(form.fields["action"].choices) if form is not None else {}
-    assert ("revoke" in offered) is revokes
-    response = revoke_in_admin(browser, api.api_client)
-    assert response.status_code == 200
-    api.api_client.refresh_from_db()
-    assert (api.api_client.revoked_at is not None) is revokes
-    status = api.get("/api/order_copies").status_code
-    assert status == (401 if revokes else 200)
-
-
-def test_a_superuser_revokes_clients(api, admin_client):
-    revoke_in_admin(admin_client, api.api_client)
-    api.api_client.refresh_from_db()
-    assert api.api_client.revoked_at is not None
 
 
 def test_a_secret_is_stored_as_a_digest_and_checked_in_constant_time(db):

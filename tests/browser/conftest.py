@@ -29,6 +29,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PASSWORD = "a-long-browser-password"  # noqa: S105 (a test user's)
+# Where the browser tests leave screenshots for a reviewer (CI keeps the folder as artifacts).
+SCREENSHOTS = ROOT / "var" / "artifacts" / "screenshots"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -72,6 +74,11 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
         yield context.new_page()
     finally:
         context.close()
+
+
+def screenshot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
 
 
 def worker_database_url() -> str:

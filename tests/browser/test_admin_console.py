@@ -103,7 +103,7 @@ def copy_an_order_and_read_why_it_failed(page: Page, order: Order, sku: Sku) -> 
     failed = page.locator(".field-coloured_status .copy-status-failed")
     reload_until(page, lambda: failed.count() == 1, what="the copy to fail")
     expect(page.locator(".field-errors .copy-errors")).to_have_text(
-        f"line_items: SKU {sku.code} is out of stock"
+        f"SKU {sku.code} is out of stock"
     )
     return page.url
 
@@ -124,7 +124,9 @@ def fix_the_stock_retry_and_see_it_complete(
     reload_until(page, lambda: done.count() == 1, what="the retried copy to complete")
     order_copy = OrderCopy.objects.select_related("target_order").get(source_order=order)
     assert order_copy.attempts == 2 and order_copy.target_order is not None
-    expect(page.locator(".field-target a")).to_have_text(f"#{order_copy.target_order.number}")
+    expect(page.locator(".fieldBox.field-target a")).to_have_text(
+        f"#{order_copy.target_order.number}"
+    )
     expect(page.locator(".field-errors")).to_contain_text("no errors")
     timeline = page.locator(".copy-timeline")
     expect(timeline.locator("tr.event-order_copies-fail")).to_contain_text(

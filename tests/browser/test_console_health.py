@@ -1,7 +1,7 @@
 """The console staff watch instead of a hosted dashboard, in Chromium with a real worker: the
 dashboard's figures are the database's, a copy's page follows the copy without a reload, the
 console says when no worker runs, the list says why copies failed and filters by error kind,
-and Abort asks first. Screenshots go to var/screenshots/ (CI keeps them as artifacts)."""
+and Abort asks first. Screenshots go to var/artifacts/screenshots/ (CI keeps them)."""
 
 import os
 import re
@@ -17,12 +17,10 @@ from playwright.sync_api import Page, expect
 from ordercopies import services
 from ordercopies.models import OrderCopy
 from orders.models import Order, Sku
-from tests.browser.conftest import ROOT, worker_database_url
+from tests.browser.conftest import ROOT, screenshot, worker_database_url
 from tests.browser.test_admin_console import first_sku, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SCREENSHOTS = ROOT / "var" / "screenshots"
 
 
 @pytest.fixture
@@ -50,11 +48,6 @@ def start_worker(transactional_db: None, tmp_path: Path) -> Iterator[Callable[[]
             process.wait(timeout=15)
     if log_path.exists():
         print(log_path.read_text(errors="replace")[-3000:])
-
-
-def screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
 
 
 def dashboard_figure(page: Page, element_id: str) -> str:

@@ -7,8 +7,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth.models import Permission, User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -18,7 +21,7 @@ from health.models import ProcessPresence
 from ordercopies import services
 from ordercopies.admin.dashboard import NO_WORKER
 from ordercopies.models import OrderCopy
-from orders.models import Order, Sku
+from orders.models import Order, PaymentMethod, Sku
 from tests import factories
 from tests.health.conftest import worker_presence
 
@@ -208,7 +211,7 @@ def test_change_page_shows_the_errors_the_timeline_of_each_attempt_and_both_orde
     assert completed is not None and completed.status == "completed"
 
     text = admin_client.get(change_url(failed)).text
-    out_of_stock = f"<li><strong>line_items</strong>: SKU {sku.code} is out of stock</li>"
+    out_of_stock = f'<li title="line items (stock, SKUs)">SKU {sku.code} is out of stock</li>'
     assert text.count(out_of_stock) == 4  # each failed attempt, and each retry's previous errors
     for name in ["create", "start", "fail", "retry", "complete"]:
         assert f'<tr class="event-order_copies-{name}" title="order_copies.{name}">' in text
@@ -223,8 +226,8 @@ def test_change_page_of_a_failed_copy_lists_its_errors(admin_client, make_copy):
     sku_code = failed.errors_log["line_items"][0].split()[1]
     text = admin_client.get(change_url(failed)).text
     assert (
-        f'<ul class="copy-errors"><li><strong>line_items</strong>: SKU {sku_code} is out of stock'
-        in text
+        f'<ul class="copy-errors"><li title="line items (stock, SKUs)">SKU {sku_code} is out of '
+        "stock" in text
     )
 
 
@@ -257,8 +260,24 @@ def test_a_running_copy_cannot_be_deleted(admin_client, make_copy):
     running = make_copy("in_progress")
     url = reverse("admin:ordercopies_ordercopy_delete", args=[running.pk])
     assert admin_client.post(url, {"post": "yes"}).status_code == 403
-    assert trigger(admin_client, "delete_selected", running, follow=False).status_code == 403
+    refused = trigger(admin_client, "delete_selected", running)
+    assert messages_of(refused) == [
+        "No copy was deleted; 1 refused.",
+        f"Copy {running.pk} of order #{running.source_order.number} was not deleted: "
+        "a copy in progress cannot be deleted; wait for it to end",
+    ]
     assert fresh(running).status == "in_progress"
+
+
+def test_deleting_copies_asks_first_then_deletes_each_through_the_service(admin_client, make_copy):
+    failed, completed = make_copy("failed"), make_copy("completed")
+    page = trigger(admin_client, "delete_selected", failed, completed, confirm=False)
+    assert "Delete 2 order copies?" in page.content.decode()
+    assert OrderCopy.objects.count() == 2
+    done = trigger(admin_client, "delete_selected", failed, completed)
+    assert messages_of(done) == ["Deleted 2 copies."]
+    assert OrderCopy.objects.count() == 0
+    assert LogEntry.objects.filter(action_flag=DELETION).count() == 2
 
 
 @pytest.mark.parametrize(
@@ -490,6 +509,73 @@ def test_copy_selected_orders_first_shows_every_option(admin_client, make_order)
     sku = Sku.objects.get(pk=orders[0].line_items.first().sku_id)
     assert f'<div class="copy-problem">SKU {sku.code} is out of stock</div>' in text
     assert not OrderCopy.objects.exists()
+
+
+def preview(client: Client, *orders: Order, **options: Any) -> dict[str, list[str]]:
+    """The copy page sent back with other options ("Check again"): order id → its problems."""
+    response = client.post(ORDERS, copy_form_data(*orders, _preview="1", **options))
+    assert response.status_code == 200
+    assert not OrderCopy.objects.exists()
+    return {order.pk: problems for order, *_, problems in response.context["rows"]}
+
+
+def test_the_preview_flags_every_placement_rule_the_target_would_break(admin_client, make_order):
+    ready = make_order()
+    no_billing = make_order(billing_address=None)
+    no_address = make_order(billing_address=None, shipping_address=None)
+    disabled_method = make_order()
+    PaymentMethod.objects.filter(pk=disabled_method.payment_method_id).update(enabled=False)
+    orders = [ready, no_billing, no_address, disabled_method]
+    method = PaymentMethod.objects.get(pk=disabled_method.payment_method_id)
+    disabled = f"payment method {method.name} is disabled"
+    assert preview(admin_client, *orders, reuse_wallet=True) == {
+        **{o.pk: [] for o in orders},
+        disabled_method.pk: [disabled],
+    }  # without placement, only the disabled method is a problem
+    assert preview(admin_client, *orders, reuse_wallet=True, place_target_order=True) == {
+        ready.pk: [],
+        no_billing.pk: ["cannot be placed: a billing address is required"],
+        no_address.pk: [
+            "cannot be placed: a billing address is required",
+            "cannot be placed: a shipping address is required to ship the order",
+        ],
+        disabled_method.pk: [disabled, "cannot be placed: a payment method is required"],
+    }
+    # Without the wallet the payment source is not copied, and placement needs one.
+    assert preview(admin_client, ready, place_target_order=True)[ready.pk] == [
+        "cannot be placed: a payment source is required"
+    ]
+    assert preview(admin_client, ready, cancel_source_order=True)[ready.pk] == [
+        "cannot transition from pending to cancelled"
+    ]
+
+
+def test_the_preview_says_what_the_copy_then_records(admin_client, make_order):
+    no_billing, out_of_stock = make_order(billing_address=None), make_order(lines=1)
+    disabled_method = make_order()
+    Sku.objects.filter(line_items__order=out_of_stock).update(stock_quantity=0)
+    PaymentMethod.objects.filter(pk=disabled_method.payment_method_id).update(enabled=False)
+    options = {"reuse_wallet": True, "place_target_order": True}
+    chosen = (no_billing, out_of_stock, disabled_method)
+    foreseen = preview(admin_client, *chosen, **options)
+    admin_client.post(ORDERS, copy_form_data(*chosen, **options))
+    for order_copy in OrderCopy.objects.all():
+        services.order_copy_execute(order_copy_id=order_copy.pk)
+        ended = fresh(order_copy)
+        recorded = [message for messages in ended.errors_log.values() for message in messages]
+        assert ended.status == "failed"
+        assert sorted(recorded) == sorted(foreseen[ended.source_order_id])
+
+
+def test_the_preview_takes_as_many_queries_for_one_order_as_for_six(admin_client, make_order):
+    orders = [make_order(billing_address=None) for _ in range(6)]
+    options = {"reuse_wallet": True, "place_target_order": True, "cancel_source_order": True}
+    counts = []
+    for chosen in (orders[:1], orders):
+        with CaptureQueriesContext(connection) as queries:
+            preview(admin_client, *chosen, **options)
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
 
 
 def test_copy_selected_orders_creates_the_copies_with_the_options_and_links_to_them(

@@ -24,7 +24,7 @@ def messages_of(response: Any) -> list[str]:
 
 def run_action(client: Client, action: str, *orders: Order, confirm: bool = True) -> list[str]:
     data = {"action": action, "_selected_action": [order.pk for order in orders]}
-    if confirm and action == "cancel_orders":  # destructive: confirmed on a page first
+    if confirm and action in ("cancel_orders", "delete_selected"):  # confirmed on a page first
         data["post"] = "yes"
     response = client.post(CHANGELIST, data, follow=True)
     assert response.status_code == 200
@@ -161,10 +161,10 @@ def test_place_action_refuses_a_draft_order_missing_things_and_leaves_it_alone(
     before = snapshot(draft)
     messages = run_action(admin_client, "place_orders", ready, draft)
     assert messages == [
-        "Placed 1 order.",
-        f"Order #{draft.number} was not placed: status: cannot transition from draft to placed; "
-        "line_items: the order has no line items; customer_email: a customer email is required; "
-        "billing_address: a billing address is required",
+        "Placed 1 order; 1 refused.",
+        f"Order #{draft.number} was not placed: cannot transition from draft to placed; "
+        "the order has no line items; a customer email is required; "
+        "a billing address is required",
     ]
     assert snapshot(draft) == before
     assert not Event.objects.filter(name="orders.place", resource_id=draft.pk).exists()
@@ -177,8 +177,9 @@ def test_place_action_refuses_an_out_of_stock_order_and_takes_no_stock(admin_cli
     before = snapshot(order)
     messages = run_action(admin_client, "place_orders", order)
     assert messages == [
-        f"Order #{order.number} was not placed: line_items: "
-        f"SKU {skus[0].code} is out of stock (0 available, 1 wanted)"
+        "No order was placed; 1 refused.",
+        f"Order #{order.number} was not placed: "
+        f"SKU {skus[0].code} is out of stock (0 available, 1 wanted)",
     ]
     assert snapshot(order) == before
     assert Sku.objects.get(pk=skus[1].pk).stock_quantity == skus[1].stock_quantity
@@ -189,9 +190,8 @@ def test_approve_action_approves_placed_and_refuses_pending(admin_client, make_o
     before = snapshot(pending)
     messages = run_action(admin_client, "approve_orders", placed, pending)
     assert messages == [
-        "Approved 1 order.",
-        f"Order #{pending.number} was not approved: "
-        "status: cannot transition from pending to approved",
+        "Approved 1 order; 1 refused.",
+        f"Order #{pending.number} was not approved: cannot transition from pending to approved",
     ]
     assert Order.objects.get(pk=placed.pk).status == Order.Status.APPROVED
     assert snapshot(pending) == before
@@ -204,9 +204,8 @@ def test_cancel_action_cancels_placed_and_refuses_draft(admin_client, market, ma
     before = snapshot(draft)
     messages = run_action(admin_client, "cancel_orders", placed, draft)
     assert messages == [
-        "Cancelled 1 order.",
-        f"Order #{draft.number} was not cancelled: "
-        "status: cannot transition from draft to cancelled",
+        "Cancelled 1 order; 1 refused.",
+        f"Order #{draft.number} was not cancelled: cannot transition from draft to cancelled",
     ]
     placed.refresh_from_db()
     assert (placed.status, placed.payment_status) == ("cancelled", "voided")
@@ -260,7 +259,8 @@ def test_archive_action_twice_refuses_the_second_time(admin_client, make_order):
     assert archived["archived_at"] is not None
     messages = run_action(admin_client, "archive_orders", order)
     assert messages == [
-        f"Order #{order.number} was not archived: archived_at: the order is already archived"
+        "No order was archived; 1 refused.",
+        f"Order #{order.number} was not archived: the order is already archived",
     ]
     assert snapshot(order) == archived
 
@@ -271,11 +271,29 @@ def test_unarchive_action_unarchives_and_refuses_an_order_not_archived(admin_cli
     before = snapshot(current)
     messages = run_action(admin_client, "unarchive_orders", archived, current)
     assert messages == [
-        "Unarchived 1 order.",
-        f"Order #{current.number} was not unarchived: archived_at: the order is not archived",
+        "Unarchived 1 order; 1 refused.",
+        f"Order #{current.number} was not unarchived: the order is not archived",
     ]
     assert Order.objects.get(pk=archived.pk).archived_at is None
     assert snapshot(current) == before
+
+
+def test_delete_asks_first_then_deletes_drafts_and_reports_each_refusal(
+    admin_client, market, make_order
+):
+    draft, placed = order_services.order_create(market=market), make_order(place=True)
+    page = admin_client.post(
+        CHANGELIST, {"action": "delete_selected", "_selected_action": [draft.pk, placed.pk]}
+    )
+    assert page.templates[0].name == "admin/action_confirmation.html"
+    assert "Delete 2 orders?" in page.text
+    assert Order.objects.filter(pk__in=[draft.pk, placed.pk]).count() == 2
+    assert run_action(admin_client, "delete_selected", draft, placed) == [
+        "Deleted 1 order; 1 refused.",
+        f"Order #{placed.number} was not deleted: a placed order cannot be deleted; "
+        "archive it instead",
+    ]
+    assert list(Order.objects.filter(pk__in=[draft.pk, placed.pk])) == [placed]
 
 
 def test_action_from_the_change_page(admin_client, make_order):
@@ -365,9 +383,7 @@ def test_a_refused_change_is_reported_and_saves_nothing(admin_client, make_order
     before = snapshot(order)
     data = form_data(admin_client.get(change_url(order)), coupon_code="NOPE", reference="x")
     response = admin_client.post(change_url(order), data, follow=True)
-    assert messages_of(response) == [
-        "The order was not saved: coupon_code: coupon NOPE does not exist"
-    ]
+    assert messages_of(response) == ["The order was not saved: coupon NOPE does not exist"]
     assert snapshot(order) == before
     assert Order.objects.get(pk=order.pk).reference == ""
 

@@ -169,3 +169,33 @@ test('order subscriptions: create, read, triggers, related endpoints', async () 
   const cancelled = await cl.order_subscriptions._cancel(created.id)
   assert.equal(cancelled.status, 'cancelled')
 })
+
+test('an Idempotency-Key sent through the SDK options: a retried create makes one copy', async () => {
+  const replays = []
+  const recording = CommerceLayer({
+    organization: 'acme',
+    accessToken: TOKEN,
+    fetch: async (url, init) => {
+      const response = await fetch(String(url).replace('https://acme.commercelayer.io', BASE_URL), init)
+      replays.push(response.headers.get('idempotent-replayed'))
+      return response
+    },
+  })
+  const before = await recording.order_copies.count()
+  const key = `sdk-retry-${Date.now()}`
+  const attributes = { reference: 'sdk-idempotent', source_order: cl.orders.relationship(SOURCE_ORDER_ID) }
+  const options = { headers: { 'Idempotency-Key': key } }
+  const first = await recording.order_copies.create(attributes, {}, options)
+  const again = await recording.order_copies.create(attributes, {}, options)
+  assert.equal(again.id, first.id)
+  assert.deepEqual(replays.slice(-2), [null, 'true'])
+  assert.equal(await recording.order_copies.count(), before + 1)
+  await assert.rejects(
+    recording.order_copies.create({ ...attributes, reference: 'another body' }, {}, options),
+    (error) => {
+      assert.equal(error.status, 422)
+      assert.equal(error.errors[0].code, 'IDEMPOTENCY_KEY_REUSED')
+      return true
+    },
+  )
+})

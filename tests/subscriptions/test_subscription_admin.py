@@ -205,7 +205,7 @@ def test_activate_and_deactivate_report_counts_and_refusals(admin_client, make_s
     assert messages_of(response) == ["Activated 1 subscription."]
     response = run_action(admin_client, "deactivate_subscriptions", active, also_active)
     assert messages_of(response) == [
-        "Deactivated 1 subscription.",
+        "Deactivated 1 subscription; 1 refused.",
         f"{also_active} was not deactivated: cannot transition from inactive to inactive",
     ]
     assert (fresh(active).status, fresh(also_active).status) == (Status.INACTIVE, Status.INACTIVE)
@@ -218,7 +218,7 @@ def test_run_now_starts_a_copy_and_refuses_what_cannot_run(admin_client, make_su
     services.order_subscription_deactivate(subscription=inactive)
     response = run_action(admin_client, "run_subscriptions", active, inactive)
     assert messages_of(response) == [
-        "Started a run of 1 subscription.",
+        "Started a run of 1 subscription; 1 refused.",
         f"{inactive} was not run: only active subscriptions can run; this one is inactive",
     ]
     assert fresh(active).status == Status.RUNNING
@@ -235,6 +235,23 @@ def test_cancel_asks_for_confirmation_first(admin_client, make_subscription):
     response = run_action(admin_client, "cancel_subscriptions", subscription, post="yes")
     assert messages_of(response) == ["Cancelled 1 subscription."]
     assert fresh(subscription).status == Status.CANCELLED
+
+
+def test_delete_asks_first_and_deletes_only_drafts(admin_client, make_order, make_subscription):
+    active = make_subscription()
+    draft = services.order_subscription_create(
+        source_order=make_order(), mode="test", frequency="daily", activate_by_source_order=True
+    )
+    page = run_action(admin_client, "delete_selected", active, draft)
+    assert "Delete 2 order subscriptions?" in page.text
+    assert OrderSubscription.objects.count() == 2
+    response = run_action(admin_client, "delete_selected", active, draft, post="yes")
+    assert messages_of(response) == [
+        "Deleted 1 subscription; 1 refused.",
+        f"{active} was not deleted: only draft subscriptions can be deleted; this one is "
+        "active: cancel it",
+    ]
+    assert list(OrderSubscription.objects.all()) == [active]
 
 
 def test_actions_need_their_permission(staff_client, make_subscription):
