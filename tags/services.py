@@ -59,7 +59,9 @@ def tag_update(*, tag: Tag, actor: Actor = SYSTEM, **changes: object) -> Tag:
     for name, value in changes.items():
         setattr(tag, name, value)
     _save_unique(tag, update_fields=[*changes, "updated_at"])
-    event_record(name="tags.update", resource=tag, payload={"changed": sorted(changes)}, actor=actor)
+    event_record(
+        name="tags.update", resource=tag, payload={"changed": sorted(changes)}, actor=actor
+    )
     return tag
 
 

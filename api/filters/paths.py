@@ -90,7 +90,9 @@ def _link(model: type[models.Model], name: str, target: str) -> tuple[Link, str 
         return (lambda rows: Q(**{f"{column}__in": rows.values("pk")})), column
     if field.one_to_many or field.one_to_one:
         remote = field.field.attname
-        return (lambda rows: Q(pk__in=rows.filter(**{f"{remote}__isnull": False}).values(remote))), None
+        return (
+            lambda rows: Q(pk__in=rows.filter(**{f"{remote}__isnull": False}).values(remote))
+        ), None
     return None
 
 
@@ -190,6 +192,7 @@ def _related_value(hops: tuple[Hop, ...], path: str, *, grant: AccessToken) -> A
     if not hops:
         return F(path)
     hop = hops[0]
+    assert hop.foreign_key is not None  # noqa: S101 (sort_key takes to-one hops only)
     value = _related_value(hops[1:], path, grant=grant)
     rows = rows_of(hop.target, grant).filter(pk=OuterRef(hop.foreign_key))
     return Subquery(rows.annotate(sort_value=value).values("sort_value")[:1])

@@ -59,9 +59,7 @@ OR_NULL = {"eq_or_null", "not_eq_or_null"}
 FLAGS = {"null", "not_null", "present", "blank", "true", "false"}
 MULTI = {f"{name}_{suffix}" for name in SCALAR for suffix in ("any", "all")}
 # Longest first, so that `not_eq_or_null` wins over `null` and `not_eq` over `eq`.
-PREDICATES = sorted(
-    [*SCALAR, *MULTI, *LIST, *OR_NULL, *FLAGS, "jcont"], key=lambda p: (-len(p), p)
-)
+PREDICATES = sorted([*SCALAR, *MULTI, *LIST, *OR_NULL, *FLAGS, "jcont"], key=lambda p: (-len(p), p))
 # Predicates whose value is a comma-separated list.
 LISTED = LIST | MULTI
 
@@ -260,4 +258,3 @@ def typed_value(field: Any, raw: str, key: str) -> Any:
         raise FilterNotAllowed(
             f"filter[q][{key}]: {raw!r} is not a valid {field.get_internal_type()} value"
         ) from None
-
