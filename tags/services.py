@@ -1,7 +1,7 @@
 """Every write on tags: the tags themselves, and which resources carry them. Each records an
 event on the resource it changed (`tags.create`, `<type>.tagged`…), in the caller's transaction."""
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
@@ -97,14 +97,17 @@ def tags_by_names(*, names: str, mode: str, key: str) -> list[Tag]:
 def resource_tags_change(
     *,
     resource: Model,
-    add: Iterable[Tag] = (),
-    remove: Iterable[Tag] = (),
-    replace: Iterable[Tag] | None = None,
+    add: Sequence[Tag] = (),
+    remove: Sequence[Tag] = (),
+    replace: Sequence[Tag] | None = None,
     actor: Actor = SYSTEM,
 ) -> list[Tag]:
     """Tags `resource`: `replace` sets the whole list (the `tags` relationship); otherwise
     `add`, then `remove` (Commerce Layer's order for `_add_tags` with `_remove_tags`). Records
     `<type>.tagged` when the list changed. Returns the tags it carries now."""
+    mode = getattr(resource, "mode", None)
+    if any(tag.mode != mode for tag in [*add, *remove, *(replace or [])]):
+        raise TagInvalid({"tags": [f"a resource in {mode} mode carries only {mode} tags"]})
     before = {tag.pk: tag for tag in tag_list_for(resource=resource)}
     after = dict(before) if replace is None else {tag.pk: tag for tag in replace}
     after |= {tag.pk: tag for tag in add}

@@ -7,6 +7,7 @@ import pytest
 
 from events.models import Event
 from subscriptions.services import order_subscription_create
+from tags.exceptions import TagInvalid
 from tags.models import Tag, TaggedItem
 from tags.services import resource_tags_change
 from tests import factories
@@ -236,4 +237,11 @@ def test_deleting_a_tag_or_a_resource_removes_the_attachments(api, tags, taggabl
     assert api.delete(f"/api/tags/{tags.vip.pk}").status_code == 204
     assert tag_names(api, f"/api/order_copies/{copy.pk}") == ["gift"]
     assert api.delete(f"/api/order_copies/{copy.pk}").status_code == 204
+    assert not TaggedItem.objects.exists()
+
+
+def test_a_resource_carries_only_tags_of_its_mode(taggables):
+    live_tag = factories.TagFactory(mode="live")
+    with pytest.raises(TagInvalid):
+        resource_tags_change(resource=taggables["orders"], add=[live_tag])
     assert not TaggedItem.objects.exists()
