@@ -66,7 +66,7 @@ LISTED = LIST | MULTI
 
 def accepts_null(predicate: str, raw: str, key: str) -> bool:
     """Whether a NULL attribute (or a missing related row) satisfies the predicate."""
-    if predicate in OR_NULL or predicate in ("in_or_null", "not_in_or_null"):
+    if predicate.endswith("_or_null"):
         return True
     if predicate in ("null", "blank"):
         return boolean(raw, key)
