@@ -245,3 +245,11 @@ def test_a_resource_carries_only_tags_of_its_mode(taggables):
     with pytest.raises(TagInvalid):
         resource_tags_change(resource=taggables["orders"], add=[live_tag])
     assert not TaggedItem.objects.exists()
+
+
+def test_including_tags_is_refused_saying_so(api, tags, taggables):
+    # The include loader reads ORM relations; tags are read at /<type>/<id>/tags instead.
+    order = taggables["orders"]
+    response = api.get(f"/api/orders/{order.pk}", {"include": "tags"})
+    error = assert_error(response, 400, "INVALID_RESOURCE")
+    assert "tags cannot be included" in error["detail"]
