@@ -167,7 +167,7 @@ def check_request(
     resource_type = serializer_class.resource_type()
     rules = access_of(grant, resource_type)
     if request.method in ("POST", "PATCH") and isinstance(request.data, dict):
-        for trigger in serializer_class.triggers:
+        for trigger in (*serializer_class.triggers, *serializer_class.tag_triggers):
             if request.data.get(trigger) and not rules.may_trigger(trigger):
                 raise PermissionDenied(f"a {grant.kind} may not send {trigger}")
         for name in sorted(serializer_class.relationship_names() & set(request.data)):

@@ -38,6 +38,8 @@ class ResourceSerializer(jsonapi.ModelSerializer):
     # Trigger attributes (`_place`, `_retry`, ...): write-only, one a request, on updates only.
     triggers: ClassVar[tuple[str, ...]] = ()
     triggers_noun: ClassVar[str] = "resources"
+    # Triggers that combine with any other (`_add_tags`, `_remove_tags`): see resources/tags.py.
+    tag_triggers: ClassVar[tuple[str, ...]] = ()
 
     metadata = serializers.JSONField(required=False)
     reference = serializers.CharField(required=False, allow_blank=True, max_length=255)

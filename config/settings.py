@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "orders",
     "ordercopies",
     "subscriptions",
+    "tags",
     "api",
     "demo",
     "health",

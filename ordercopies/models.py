@@ -1,6 +1,7 @@
 from datetime import datetime
 from typing import Any
 
+from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 from django.db.models import Q
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
@@ -63,6 +64,8 @@ class OrderCopy(ConcurrentTransitionMixin, Resource):
         related_name="order_copies",
         editable=False,
     )
+    # Its tags (tags/): the attachments go with the row.
+    tag_links = GenericRelation("tags.TaggedItem")
 
     class Meta:
         verbose_name_plural = "order copies"

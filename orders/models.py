@@ -1,6 +1,7 @@
 from datetime import datetime
 from decimal import Decimal
 
+from django.contrib.contenttypes.fields import GenericRelation
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -40,6 +41,8 @@ class Customer(Resource):
     resource_type = "customers"
 
     email = models.EmailField()
+    # Its tags (tags/): the attachments go with the row.
+    tag_links = GenericRelation("tags.TaggedItem")
 
     class Meta:
         constraints = [
@@ -305,6 +308,8 @@ class Order(ConcurrentTransitionMixin, Resource):
     payment_source = models.ForeignKey(
         PaymentSource, null=True, blank=True, on_delete=models.PROTECT, related_name="orders"
     )
+    # Its tags (tags/): the attachments go with the row.
+    tag_links = GenericRelation("tags.TaggedItem")
     subtotal_amount_cents = models.IntegerField(default=0, editable=False)
     discount_amount_cents = models.IntegerField(default=0, editable=False)
     shipping_amount_cents = models.IntegerField(default=0, editable=False)
@@ -414,6 +419,8 @@ class LineItem(Resource):
     quantity = models.PositiveIntegerField(default=1)
     unit_amount_cents = models.IntegerField(default=0)
     total_amount_cents = models.IntegerField(default=0)
+    # Its tags (tags/): the attachments go with the row.
+    tag_links = GenericRelation("tags.TaggedItem")
 
     class Meta:
         ordering = ["created_at", "id"]

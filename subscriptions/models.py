@@ -1,5 +1,6 @@
 from datetime import datetime
 
+from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 from django.db.models import Q
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
@@ -77,6 +78,8 @@ class OrderSubscription(ConcurrentTransitionMixin, Resource):
         on_delete=models.SET_NULL,
         related_name="order_subscriptions",
     )
+    # Its tags (tags/): the attachments go with the row.
+    tag_links = GenericRelation("tags.TaggedItem")
 
     class Meta:
         ordering = ["-created_at"]

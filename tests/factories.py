@@ -18,6 +18,7 @@ from orders.models import (
     Sku,
     SkuPrice,
 )
+from tags.models import Tag
 
 
 class MarketFactory(factory.django.DjangoModelFactory):
@@ -140,3 +141,11 @@ class LineItemFactory(factory.django.DjangoModelFactory):
     quantity = 1
     unit_amount_cents = 1000
     total_amount_cents = factory.LazyAttribute(lambda o: o.unit_amount_cents * o.quantity)
+
+
+class TagFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tag
+
+    mode = "test"
+    name = factory.Sequence(lambda n: f"tag-{n}")

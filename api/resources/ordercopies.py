@@ -6,8 +6,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.relations import ToMany, ToOne
-from api.serializers import COMMON_FIELDS, ResourceSerializer
-from api.views import ResourceViewSet, actor_of
+from api.resources.tags import TAG_FIELDS, TaggableSerializer, TaggableViewSet, tags_write
+from api.serializers import COMMON_FIELDS
+from api.views import actor_of
 from ordercopies import selectors, services
 from ordercopies.models import OrderCopy
 from orders.models import Order
@@ -15,7 +16,7 @@ from orders.models import Order
 TRIGGERS = ("_retry", "_abort")
 
 
-class OrderCopySerializer(ResourceSerializer):
+class OrderCopySerializer(TaggableSerializer):
     included_serializers = {
         "source_order": "api.resources.orders.OrderSerializer",
         "target_order": "api.resources.orders.OrderSerializer",
@@ -48,6 +49,7 @@ class OrderCopySerializer(ResourceSerializer):
             "order_subscription",
             "events",
             *TRIGGERS,
+            *TAG_FIELDS,
         ]
         read_only_fields = [
             "status",
@@ -72,7 +74,7 @@ class OrderCopySerializer(ResourceSerializer):
         return attrs
 
 
-class OrderCopyViewSet(ResourceViewSet):
+class OrderCopyViewSet(TaggableViewSet):
     serializer_class = OrderCopySerializer
     filter_fields = {
         **{name: name for name in ("id", "status", "errors_count", "attempts", "metadata")},
@@ -121,6 +123,7 @@ class OrderCopyViewSet(ResourceViewSet):
             metadata=data.get("metadata"),
             **{name: data[name] for name in OrderCopy.OPTIONS if name in data},
         )
+        tags_write(serializer, actor=actor_of(self.request))
 
     def perform_update(self, serializer: OrderCopySerializer) -> None:  # type: ignore[override]
         data = dict(serializer.validated_data)
@@ -134,6 +137,7 @@ class OrderCopyViewSet(ResourceViewSet):
         if data.get("_abort"):
             order_copy = services.order_copy_abort(order_copy=order_copy, actor=actor)
         serializer.instance = order_copy
+        tags_write(serializer, actor=actor)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.order_copy_delete(order_copy=self.get_object(), actor=actor_of(request))

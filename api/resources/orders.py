@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.relations import ToMany, ToOne
+from api.resources.tags import TAG_FIELDS, TaggableSerializer, TaggableViewSet, tags_write
 from api.serializers import COMMON_FIELDS, ResourceSerializer
 from api.views import ResourceViewSet, actor_of
 from orders import selectors, services
@@ -78,11 +79,11 @@ class MarketSerializer(ResourceSerializer):
         fields = [*COMMON_FIELDS, "code", "name", "currency_code", "shipping_amount_cents"]
 
 
-class CustomerSerializer(ResourceSerializer):
+class CustomerSerializer(TaggableSerializer):
     class Meta:
         model = Customer
         resource_name = "customers"
-        fields = [*COMMON_FIELDS, "email"]
+        fields = [*COMMON_FIELDS, "email", *TAG_FIELDS]
 
 
 class SkuSerializer(ResourceSerializer):
@@ -161,7 +162,7 @@ class CouponSerializer(ResourceSerializer):
         fields = [*COMMON_FIELDS, "code", "usage_limit", "usage_count", "expires_at", "promotion"]
 
 
-class LineItemSerializer(ResourceSerializer):
+class LineItemSerializer(TaggableSerializer):
     included_serializers = {"order": "api.resources.orders.OrderSerializer", "sku": SkuSerializer}
 
     order = ToOne(resource_type="orders", queryset=Order.objects.all())
@@ -184,6 +185,7 @@ class LineItemSerializer(ResourceSerializer):
             "formatted_total_amount",
             "order",
             "sku",
+            *TAG_FIELDS,
         ]
         read_only_fields = ["item_type", "name", "unit_amount_cents", "total_amount_cents"]
         extra_kwargs = {"sku_code": {"required": False}, "quantity": {"min_value": 1}}
@@ -206,7 +208,7 @@ OrderAmounts = type(
 )
 
 
-class OrderSerializer(OrderAmounts):  # type: ignore[valid-type, misc]
+class OrderSerializer(TaggableSerializer, OrderAmounts):  # type: ignore[valid-type, misc]
     included_serializers = {
         "market": MarketSerializer,
         "customer": CustomerSerializer,
@@ -289,6 +291,7 @@ class OrderSerializer(OrderAmounts):  # type: ignore[valid-type, misc]
             "order_subscription",
             "events",
             *ORDER_TRIGGERS,
+            *TAG_FIELDS,
         ]
         read_only_fields = ["number", "status", "payment_status", "fulfillment_status"]
 
@@ -315,7 +318,7 @@ ORDER_FIELDS += ("placed_at", "approved_at", "cancelled_at", "archived_at", "met
 ORDER_FIELDS += ("id", "created_at", "updated_at", "reference", "reference_origin")
 
 
-class OrderViewSet(ResourceViewSet):
+class OrderViewSet(TaggableViewSet):
     serializer_class = OrderSerializer
     filter_fields = {
         **{name: name for name in ORDER_FIELDS},
@@ -376,6 +379,7 @@ class OrderViewSet(ResourceViewSet):
                 **changes,
             )
         serializer.instance = order
+        tags_write(serializer, actor=actor_of(self.request))
 
     def _scope_market(self) -> Market:
         market = Market.objects.filter(mode=self.grant.mode, code__in=self.grant.markets).first()
@@ -401,6 +405,7 @@ class OrderViewSet(ResourceViewSet):
             if data.get(trigger):
                 order = action(order=order, actor=actor)
         serializer.instance = order
+        tags_write(serializer, actor=actor)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.order_delete(order=self.get_object(), actor=actor_of(request))
@@ -416,7 +421,7 @@ ORDER_ACTIONS = {
 }
 
 
-class LineItemViewSet(ResourceViewSet):
+class LineItemViewSet(TaggableViewSet):
     serializer_class = LineItemSerializer
     filter_fields = {
         **{n: n for n in ("id", "item_type", "sku_code", "name", "quantity", "created_at")},
@@ -438,6 +443,7 @@ class LineItemViewSet(ResourceViewSet):
         serializer.instance = services.order_line_item_add(
             order=order, sku=sku, quantity=data.get("quantity", 1), actor=actor_of(self.request)
         )
+        tags_write(serializer, actor=actor_of(self.request))
 
     def _sku_by_code(self, code: str) -> Sku:
         sku = Sku.objects.filter(mode=self.grant.mode, code=code).first() if code else None
@@ -457,6 +463,7 @@ class LineItemViewSet(ResourceViewSet):
                 quantity=data["quantity"],
                 actor=actor_of(self.request),
             )
+        tags_write(serializer, actor=actor_of(self.request))
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.order_line_item_delete(line_item=self.get_object(), actor=actor_of(request))
@@ -478,11 +485,12 @@ def read_only_viewset(
     serializer: type[ResourceSerializer],
     *,
     fields: tuple[str, ...],
+    bases: tuple[type[ResourceViewSet], ...] = (),
 ) -> type[ReadOnlyResourceViewSet]:
     names = {name: name for name in ("id", "created_at", "updated_at", "reference", *fields)}
     return type(
         f"{model.__name__}ViewSet",
-        (ReadOnlyResourceViewSet,),
+        (*bases, ReadOnlyResourceViewSet),
         {
             "model": model,
             "serializer_class": serializer,
@@ -493,7 +501,9 @@ def read_only_viewset(
 
 
 MarketViewSet = read_only_viewset(Market, MarketSerializer, fields=("code", "name"))
-CustomerViewSet = read_only_viewset(Customer, CustomerSerializer, fields=("email",))
+CustomerViewSet = read_only_viewset(
+    Customer, CustomerSerializer, fields=("email",), bases=(TaggableViewSet,)
+)
 SkuViewSet = read_only_viewset(Sku, SkuSerializer, fields=("code", "name", "stock_quantity"))
 PaymentMethodViewSet = read_only_viewset(
     PaymentMethod,

@@ -6,8 +6,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.relations import ToMany, ToOne
-from api.serializers import COMMON_FIELDS, ResourceSerializer
-from api.views import ResourceViewSet, actor_of
+from api.resources.tags import TAG_FIELDS, TaggableSerializer, TaggableViewSet, tags_write
+from api.serializers import COMMON_FIELDS
+from api.views import actor_of
 from orders.models import CustomerPaymentSource, Market, Order
 from subscriptions import selectors, services
 from subscriptions.models import OrderSubscription
@@ -45,7 +46,7 @@ READ_ONLY = [
 ]
 
 
-class OrderSubscriptionSerializer(ResourceSerializer):
+class OrderSubscriptionSerializer(TaggableSerializer):
     included_serializers = {
         "market": "api.resources.orders.MarketSerializer",
         "source_order": "api.resources.orders.OrderSerializer",
@@ -94,6 +95,7 @@ class OrderSubscriptionSerializer(ResourceSerializer):
             "events",
             *TRIGGERS,
             "_run",
+            *TAG_FIELDS,
         ]
         read_only_fields = READ_ONLY
         extra_kwargs = {"frequency": {"required": True}}
@@ -114,7 +116,7 @@ class OrderSubscriptionSerializer(ResourceSerializer):
         return attrs
 
 
-class OrderSubscriptionViewSet(ResourceViewSet):
+class OrderSubscriptionViewSet(TaggableViewSet):
     serializer_class = OrderSubscriptionSerializer
     filter_fields = {
         **{name: name for name in (*ATTRIBUTES, "id", "created_at", "updated_at", "metadata")},
@@ -150,6 +152,7 @@ class OrderSubscriptionViewSet(ResourceViewSet):
         serializer.instance = services.order_subscription_create(
             mode=self.grant.mode, actor=actor_of(self.request), **data
         )
+        tags_write(serializer, actor=actor_of(self.request))
 
     def perform_update(self, serializer: OrderSubscriptionSerializer) -> None:  # type: ignore[override]
         data = dict(serializer.validated_data)
@@ -167,6 +170,7 @@ class OrderSubscriptionViewSet(ResourceViewSet):
             services.order_subscription_run(subscription=subscription, actor=actor)
             subscription = self.base_queryset(mode=self.grant.mode).get(pk=subscription.pk)
         serializer.instance = subscription
+        tags_write(serializer, actor=actor)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.order_subscription_delete(subscription=self.get_object(), actor=actor_of(request))

@@ -239,10 +239,13 @@ def world(make_order: Callable[..., Order], make_copy: Callable[..., OrderCopy])
     subscription of it, a promotion with a coupon, and the order's events. Type → record."""
     from events.models import Event
     from subscriptions.services import order_subscription_create
+    from tags.services import resource_tags_change
 
     order = make_order(lines=2)
     promotion = factories.PromotionFactory(market=order.market, mode="test", requires_coupon=True)
     subscription = order_subscription_create(source_order=order, mode="test", frequency="daily")
+    tag = factories.TagFactory()
+    resource_tags_change(resource=order, add=[tag])
     return {
         "orders": order,
         "line_items": order.line_items.first(),
@@ -258,4 +261,5 @@ def world(make_order: Callable[..., Order], make_copy: Callable[..., OrderCopy])
         "order_copies": make_copy(order),
         "order_subscriptions": subscription,
         "events": Event.objects.filter(resource_type="orders", resource_id=order.pk).first(),
+        "tags": tag,
     }

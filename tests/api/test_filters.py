@@ -236,7 +236,8 @@ def test_the_refusal_names_the_filter_and_what_is_allowed(api):
 @pytest.mark.parametrize(
     ("path", "param"),
     [
-        ("/api/orders", "filter[q][market_name_eq]"),
+        ("/api/orders", "filter[q][market_currency_code_eq]"),
+        ("/api/orders", "filter[q][market_payment_methods_name_eq]"),
         ("/api/orders", "filter[q][total_amount_cents_like]"),
         ("/api/line_items", "filter[q][unit_amount_cents_eq]"),
         ("/api/events", "filter[q][payload_jcont]"),

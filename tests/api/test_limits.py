@@ -58,6 +58,7 @@ def records(make_order, make_copy, market):
         source_order=placed, mode="test", frequency="daily"
     )
     factories.CouponFactory(promotion__market=market)
+    factories.TagFactory()
 
 
 def first_id(api, prefix: str) -> str:

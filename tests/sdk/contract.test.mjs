@@ -199,3 +199,67 @@ test('an Idempotency-Key sent through the SDK options: a retried create makes on
     },
   )
 })
+
+test('filters: _or_, _any arrays, _or_null, relationship paths, sort on a relationship', async () => {
+  const source = await cl.orders.retrieve(SOURCE_ORDER_ID, { include: ['market'] })
+  const byMarket = await cl.orders.list({
+    filters: { market_code_eq: source.market.code, status_in: ['placed', 'approved', 'cancelled'] },
+  })
+  assert.ok(byMarket.some((o) => o.id === SOURCE_ORDER_ID))
+  const either = await cl.orders.list({ filters: { number_or_reference_eq: source.number } })
+  assert.deepEqual(Array.from(either, (o) => o.id), [SOURCE_ORDER_ID])
+  const anyNumber = await cl.orders.list({ filters: { number_start_any: [source.number, 'zz'] } })
+  assert.ok(anyNumber.some((o) => o.id === SOURCE_ORDER_ID))
+  const copies = await cl.order_copies.list({
+    filters: { source_order_market_code_eq: source.market.code, target_order_number_eq_or_null: 'none' },
+    sort: { 'source_order.number': 'desc' },
+  })
+  assert.ok(copies.length > 0)
+  assert.ok(copies.every((c) => c.type === 'order_copies'))
+  await assert.rejects(cl.orders.list({ filters: { market_nope_eq: 'x' } }), (error) => {
+    assert.equal(error.status, 400)
+    assert.equal(error.errors[0].code, 'FILTER_NOT_ALLOWED')
+    return true
+  })
+})
+
+test('tags: create, list, tag and untag an order, filter by tag names, rename, delete', async () => {
+  const vip = await cl.tags.create({ name: 'VIP' })
+  assert.equal(vip.type, 'tags')
+  assert.equal(vip.name, 'vip', 'names are stored in lower case')
+  const gift = await cl.tags.create({ name: 'gift' })
+  const listed = await cl.tags.list({ filters: { name_in: ['vip', 'gift'] }, sort: { name: 'asc' } })
+  assert.deepEqual(Array.from(listed, (t) => t.name), ['gift', 'vip'])
+  assert.equal((await cl.tags.retrieve(vip.id)).name, 'vip')
+
+  const tagged = await cl.orders._add_tags(SOURCE_ORDER_ID, 'vip,gift')
+  assert.equal(tagged.id, SOURCE_ORDER_ID)
+  assert.deepEqual(Array.from(await cl.orders.tags(SOURCE_ORDER_ID), (t) => t.name), ['gift', 'vip'])
+  const found = await cl.orders.list({ filters: { tags_name_in: ['vip'] } })
+  assert.deepEqual(Array.from(found, (o) => o.id), [SOURCE_ORDER_ID])
+  await cl.orders._remove_tags(SOURCE_ORDER_ID, 'vip')
+  assert.deepEqual(Array.from(await cl.orders.tags(SOURCE_ORDER_ID), (t) => t.name), ['gift'])
+  await cl.orders.update({ id: SOURCE_ORDER_ID, tags: [cl.tags.relationship(vip.id)] })
+  assert.deepEqual(Array.from(await cl.orders.tags(SOURCE_ORDER_ID), (t) => t.name), ['vip'])
+
+  const subscription = (await cl.order_subscriptions.list())[0]
+  await cl.order_subscriptions._add_tags(subscription.id, 'gift')
+  assert.deepEqual(Array.from(await cl.order_subscriptions.tags(subscription.id), (t) => t.name), ['gift'])
+  const line = (await cl.orders.line_items(SOURCE_ORDER_ID))[0]
+  await cl.line_items._add_tags(line.id, 'vip')
+  assert.deepEqual(Array.from(await cl.line_items.tags(line.id), (t) => t.name), ['vip'])
+  const order = await cl.orders.retrieve(SOURCE_ORDER_ID, { include: ['customer'] })
+  assert.equal((await cl.customers.tags(order.customer.id)).length, 0)
+
+  await assert.rejects(cl.orders._add_tags(SOURCE_ORDER_ID, 'nope'), (error) => {
+    assert.equal(error.status, 422)
+    assert.equal(error.errors[0].code, 'VALIDATION_ERROR')
+    assert.match(error.errors[0].detail, /no tag named nope/)
+    return true
+  })
+  const renamed = await cl.tags.update({ id: vip.id, name: 'vip-2' })
+  assert.equal(renamed.name, 'vip-2')
+  await cl.tags.delete(gift.id)
+  assert.equal(await cl.tags.count(), 1)
+  assert.deepEqual(Array.from(await cl.order_subscriptions.tags(subscription.id)), [])
+})
