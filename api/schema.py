@@ -1,10 +1,24 @@
-"""The OpenAPI schema class (drf-spectacular with drf-spectacular-jsonapi) and our bearer token
-scheme. The views that serve it are in api/docs.py (importing them here would be circular)."""
+"""The OpenAPI schema class (drf-spectacular with drf-spectacular-jsonapi), our bearer token
+scheme, and the postprocessing hooks: resource objects as we send them, and the reference
+(api/reference/) written into every operation. The views that serve it are in api/docs.py
+(importing them here would be circular)."""
 
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular_jsonapi.schemas.openapi import JsonApiAutoSchema
+
+from api import policy
+from api.reference import (
+    Example,
+    Operation,
+    Refusal,
+    Resource,
+    Trigger,
+    operation_for,
+    overview,
+    references,
+)
 
 
 class AutoSchema(JsonApiAutoSchema):
@@ -50,3 +64,159 @@ def _relax_linkage(relationships: dict[str, Any]) -> None:
             data["nullable"] = True
         for linkage in [data, data.get("items", {}), *data.get("oneOf", [])]:
             linkage.get("properties", {}).get("type", {}).pop("enum", None)
+
+
+# The reference (api/reference/) written into the schema -----------------------------------------
+
+MEDIA = "application/vnd.api+json"
+VERBS = {("get", False): "list", ("get", True): "read", ("post", False): "create"}
+VERBS |= {("patch", True): "update", ("delete", True): "delete"}
+# The resources a newcomer meets first, in this order; the others follow alphabetically.
+FIRST = ("order_copies", "orders", "line_items", "order_subscriptions")
+ERRORS_SCHEMA = {
+    "type": "object",
+    "required": ["errors"],
+    "properties": {
+        "errors": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["title", "detail", "code", "status"],
+                "properties": {
+                    "title": {"type": "string"},
+                    "detail": {"type": "string"},
+                    "code": {"type": "string", "description": "stable: test this, not the text"},
+                    "status": {"type": "string", "description": "the HTTP status"},
+                    "source": {"type": "object", "properties": {"pointer": {"type": "string"}}},
+                    "meta": {"type": "object"},
+                },
+            },
+        }
+    },
+}
+
+
+def apply_reference(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Every operation's summary, description, examples and errors, every trigger's and
+    attribute's text, from api/reference/. An operation without an entry keeps no description
+    (docstrings are for maintainers) and no summary: tests/api/test_schema.py names it."""
+    refs = references()
+    result["info"]["description"] = overview.introduction()
+    order = [*[t for t in FIRST if t in refs], *sorted(set(refs) - set(FIRST))]
+    result["tags"] = [{"name": t, "description": _clean(refs[t].description)} for t in order]
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Errors"] = ERRORS_SCHEMA
+    for path, methods in result.get("paths", {}).items():
+        for method, operation in methods.items():
+            _document_operation(operation, method=method, path=path)
+    for name, schema in schemas.items():
+        _document_attributes(schema, refs, partial=name.startswith("Patched"))
+    return result
+
+
+def _document_operation(operation: dict[str, Any], *, method: str, path: str) -> None:
+    operation.pop("description", None)
+    entry = operation_for(f"{method.upper()} {path}")
+    if entry is None:
+        return
+    resource_type = path.split("/")[2]
+    verb = VERBS.get((method, path.endswith("}")), "read")
+    reference = references().get(resource_type)
+    parts = [_clean(entry.description), _who(resource_type, verb)]
+    if verb == "update" and reference is not None and reference.triggers:
+        parts.append(_trigger_table(resource_type, reference.triggers))
+    refusals = (*overview.VERB_ERRORS[verb], *entry.refusals)
+    operation["summary"] = entry.summary
+    operation["description"] = "\n\n".join(parts)
+    for status, found in sorted(_by_status(refusals).items()):
+        operation["responses"][str(status)] = {
+            "description": "; ".join(f"`{r.code}`: {r.when}" for r in found),
+            "content": {MEDIA: {"schema": {"$ref": "#/components/schemas/Errors"}}},
+        }
+    _examples(operation, entry)
+
+
+def _by_status(refusals: tuple[Refusal, ...]) -> dict[int, list[Refusal]]:
+    found: dict[int, list[Refusal]] = {}
+    for refusal in refusals:
+        if refusal not in found.setdefault(refusal.status, []):
+            found[refusal.status].append(refusal)
+    return found
+
+
+def _examples(operation: dict[str, Any], entry: Operation) -> None:
+    """Request examples on the body; response examples on the success or error response
+    their document is (an error document goes under its status)."""
+    body = operation.get("requestBody", {}).get("content", {}).get(MEDIA)
+    if body is not None and entry.requests:
+        body["examples"] = _openapi_examples(entry.requests)
+    success = next(code for code in sorted(operation["responses"]) if code.startswith("2"))
+    for key, example in entry.responses.items():
+        status = example.value["errors"][0]["status"] if "errors" in example.value else success
+        content = operation["responses"][status].setdefault("content", {}).setdefault(MEDIA, {})
+        content.setdefault("examples", {}).update(_openapi_examples({key: example}))
+
+
+def _openapi_examples(examples: dict[str, Example]) -> dict[str, Any]:
+    found = {}
+    for key, example in examples.items():
+        found[key] = {"summary": example.summary, "value": example.value}
+        if example.description:
+            found[key]["description"] = example.description
+    return found
+
+
+def _sales_channel_access(resource_type: str) -> policy.Access:
+    kind = "sales_channel"
+    return policy.POLICY[kind].get(resource_type, policy.DEFAULT_ACCESS[kind])
+
+
+def _who(resource_type: str, verb: str) -> str:
+    if _sales_channel_access(resource_type).may(verb):
+        scope = "" if resource_type == "skus" else ", on the rows of its market"
+        return f"**Who may call it**: an integration; a sales channel too{scope}."
+    return (
+        "**Who may call it**: an integration only (a sales-channel token gets 401 `UNAUTHORIZED`)."
+    )
+
+
+def _trigger_line(resource_type: str, name: str, trigger: Trigger) -> str:
+    who = "" if _sales_channel_access(resource_type).may_trigger(name) else " Integrations only."
+    return f"Send `true` to trigger: {trigger.effect}. Refused when {trigger.refused_when}.{who}"
+
+
+def _trigger_table(resource_type: str, triggers: dict[str, Trigger]) -> str:
+    rows = [
+        f"| `{name}` | {t.effect} | {t.refused_when} | "
+        f"{'yes' if _sales_channel_access(resource_type).may_trigger(name) else 'no'} |"
+        for name, t in triggers.items()
+    ]
+    header = "| trigger | effect | refused when | sales channel |\n|---|---|---|---|"
+    return "**Triggers** (send one, `true`, in `data.attributes`):\n\n" + "\n".join([header, *rows])
+
+
+def _document_attributes(
+    schema: dict[str, Any], refs: dict[str, Resource], *, partial: bool
+) -> None:
+    """Triggers and attributes described; a PATCH (partial) requires no attribute."""
+    data = schema.get("properties", {}).get("data", schema)
+    properties = data.get("properties", {})
+    enum = properties.get("type", {}).get("enum") or [None]
+    reference = refs.get(str(enum[0]))
+    part = properties.get("attributes", {})
+    if partial:
+        part.pop("required", None)
+    if reference is None:
+        return
+    for name, attribute in part.get("properties", {}).items():
+        if name in reference.triggers:
+            attribute.pop("title", None)
+            attribute["description"] = _trigger_line(reference.type, name, reference.triggers[name])
+        elif name in reference.attributes:
+            attribute["description"] = reference.attributes[name]
+
+
+def _clean(text: str) -> str:
+    """Paragraphs of the reference's text as one line each (Markdown renders them alike)."""
+    return "\n\n".join(" ".join(p.split()) for p in text.strip().split("\n\n"))
