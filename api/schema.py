@@ -131,7 +131,7 @@ def _document_operation(operation: dict[str, Any], *, method: str, path: str) ->
     operation["description"] = "\n\n".join(parts)
     for status, found in sorted(_by_status(refusals).items()):
         operation["responses"][str(status)] = {
-            "description": "; ".join(f"`{r.code}`: {r.when}" for r in found),
+            "description": _codes_and_causes(found),
             "content": {MEDIA: {"schema": {"$ref": "#/components/schemas/Errors"}}},
         }
     _examples(operation, entry)
@@ -143,6 +143,14 @@ def _by_status(refusals: tuple[Refusal, ...]) -> dict[int, list[Refusal]]:
         if refusal not in found.setdefault(refusal.status, []):
             found[refusal.status].append(refusal)
     return found
+
+
+def _codes_and_causes(refusals: list[Refusal]) -> str:
+    """ "`A`: why, or why; `B`: why" for the refusals of one status."""
+    causes: dict[str, list[str]] = {}
+    for refusal in refusals:
+        causes.setdefault(refusal.code, []).append(refusal.when)
+    return "; ".join(f"`{code}`: {', or '.join(whens)}" for code, whens in causes.items())
 
 
 def _examples(operation: dict[str, Any], entry: Operation) -> None:
