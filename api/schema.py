@@ -123,7 +123,11 @@ def _document_operation(operation: dict[str, Any], *, method: str, path: str) ->
     resource_type = path.split("/")[2]
     verb = VERBS.get((method, path.endswith("}")), "read")
     reference = references().get(resource_type)
-    parts = [_clean(entry.description), _who(resource_type, verb)]
+    parts = [
+        _clean(entry.description),
+        _who(resource_type, verb),
+        *_parameters(resource_type, verb),
+    ]
     if verb == "update" and reference is not None and reference.triggers:
         parts.append(_trigger_table(resource_type, reference.triggers))
     refusals = (*overview.VERB_ERRORS[verb], *entry.refusals)
@@ -187,6 +191,29 @@ def _who(resource_type: str, verb: str) -> str:
     return (
         "**Who may call it**: an integration only (a sales-channel token gets 401 `UNAUTHORIZED`)."
     )
+
+
+def _parameters(resource_type: str, verb: str) -> list[str]:
+    """What a list filters and sorts on, what a read may include: from the viewset itself."""
+    from api.urls import RESOURCES  # the URLconf imports every viewset, and this module
+
+    viewset = RESOURCES.get(resource_type)
+    if viewset is None:
+        return []
+    found = []
+    if verb == "list":
+        names = ", ".join(f"`{name}`" for name in sorted(viewset.filter_fields))
+        found.append(f"**Filters** (`filter[q][<attribute>_<predicate>]`) on: {names}.")
+        found.append(f"**Sort** on: {', '.join(f'`{n}`' for n in sorted(viewset.sort_fields))}.")
+    included = sorted(viewset.serializer_class.included_serializers)
+    if included and verb in ("list", "read", "create", "update"):
+        line = f"**Include**: {', '.join(f'`{name}`' for name in included)}"
+        access = _sales_channel_access(resource_type)
+        if access.may(verb):
+            followed = [f"`{name}`" for name in included if access.may_follow(name)]
+            line += f" (a sales channel: {', '.join(followed) or 'none'})"
+        found.append(f"{line}.")
+    return found
 
 
 def _trigger_line(resource_type: str, name: str, trigger: Trigger) -> str:

@@ -134,6 +134,17 @@ def test_every_trigger_is_documented_with_its_effect_and_refusals(schema):
             assert documented[name].refused_when in attributes[name]["description"]
 
 
+def test_the_lists_name_the_filters_sorts_and_includes_their_viewset_takes(schema):
+    for resource_type, viewset in RESOURCES.items():
+        description = schema["paths"][f"/api/{resource_type}"]["get"]["description"]
+        for name in viewset.filter_fields:
+            assert f"`{name}`" in description.split("**Filters**")[1], (resource_type, name)
+        for name in viewset.sort_fields:
+            assert f"`{name}`" in description.split("**Sort**")[1], (resource_type, name)
+    orders = schema["paths"]["/api/orders/{id}"]["get"]["description"]
+    assert "`order_copies`" in orders and "(a sales channel: `billing_address`," in orders
+
+
 def test_the_operations_list_the_errors_they_answer(schema):
     delete_copy = schema["paths"]["/api/order_copies/{id}"]["delete"]["responses"]
     list_orders = schema["paths"]["/api/orders"]["get"]["responses"]
@@ -185,6 +196,31 @@ def test_the_examples_are_valid_documents_of_their_operation(schema):
         validator = jsonschema.Draft7Validator({**root, **nullable_as_json_schema(media_schema)})
         errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(value)]
         assert errors == [], name
+
+
+def attribute_names(schema: dict[str, Any], media_schema: dict[str, Any]) -> set[str]:
+    """The attributes a document of this media schema may carry."""
+
+    def resolve(node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            node = schema["components"]["schemas"][node["$ref"].split("/")[-1]]
+        return node
+
+    data = resolve(resolve(media_schema)["properties"]["data"])
+    if data.get("type") == "array":
+        data = resolve(data["items"])
+    return set(data["properties"]["attributes"]["properties"])
+
+
+def test_the_examples_name_only_attributes_the_resource_has(schema):
+    """jsonschema lets unknown attributes through: an example must not invent one."""
+    for name, media_schema, value in examples(schema):
+        if "errors" in value:
+            continue
+        rows = value["data"] if isinstance(value["data"], list) else [value["data"]]
+        known = attribute_names(schema, media_schema)
+        for row in rows:
+            assert set(row.get("attributes", {})) <= known, (name, set(row["attributes"]) - known)
 
 
 def test_the_introduction_states_the_figures_the_code_enforces(settings):
