@@ -111,7 +111,7 @@ def apply_reference(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         for method, operation in methods.items():
             _document_operation(operation, method=method, path=path)
     for name, schema in schemas.items():
-        _document_attributes(schema, refs, partial=name.startswith("Patched"))
+        _document_attributes(schema, schemas, refs, partial=name.startswith("Patched"))
     return result
 
 
@@ -232,12 +232,21 @@ def _trigger_table(resource_type: str, triggers: dict[str, Trigger]) -> str:
 
 
 def _document_attributes(
-    schema: dict[str, Any], refs: dict[str, Resource], *, partial: bool
+    schema: dict[str, Any],
+    schemas: dict[str, Any],
+    refs: dict[str, Resource],
+    *,
+    partial: bool,
 ) -> None:
     """Triggers and attributes described; a PATCH (partial) requires no attribute."""
     data = schema.get("properties", {}).get("data", schema)
     properties = data.get("properties", {})
-    enum = properties.get("type", {}).get("enum") or [None]
+    type_schema = properties.get("type", {})
+    wrapped: list[dict[str, Any]] = type_schema.get("allOf", [{}])
+    ref = type_schema.get("$ref") or wrapped[0].get("$ref")
+    if ref:  # the type's enum as its own component
+        type_schema = schemas.get(ref.split("/")[-1], {})
+    enum = type_schema.get("enum") or [None]
     reference = refs.get(str(enum[0]))
     part = properties.get("attributes", {})
     if partial:

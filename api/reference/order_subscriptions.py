@@ -139,4 +139,21 @@ reference and metadata.""",
             refused_when="it is not active (or its run has not ended), or it has expired (422)",
         ),
     },
+    attributes={
+        "status": "`draft`, `active`, `running` (a run's copy is under way), `inactive` or "
+        "`cancelled` (final)",
+        "frequency": "`hourly`, `daily`, `weekly`, `monthly`, `two-month`, `three-month`, "
+        "`four-month`, `six-month`, `yearly`, or a cron expression in UTC (minute field one value)",
+        "activate_by_source_order": "placing the source order activates the subscription and "
+        "counts as its first run (default true)",
+        "place_target_order": "each run's copy places its new order (default true)",
+        "renewal_alert_period": "hours before each run to record an "
+        "`order_subscriptions.renewal_alert` event (1 to 720)",
+        "starts_at": "where the grid of run times starts; changes only before activation",
+        "expires_at": "after this the subscription runs no more and becomes `inactive`",
+        "next_run_at": "the next time on the grid",
+        "occurrencies": "runs so far (Commerce Layer's spelling)",
+        "succeeded_on_last_run": "whether the last run's copy completed",
+        "errors_count": "runs whose copy failed",
+    },
 )

@@ -159,4 +159,17 @@ orders that copies or subscriptions were made from, are archived instead (`_arch
             refused_when="the order is not archived (422)",
         ),
     },
+    attributes={
+        "number": "the order's number (unique)",
+        "status": "`draft`, `pending` (a customer and a SKU line), `placed`, `approved` or "
+        "`cancelled`",
+        "payment_status": "`unpaid` until placed; placing sets `authorized` (or `free` when "
+        "there is nothing to pay), cancelling voids an authorization (`voided`)",
+        "fulfillment_status": "`unfulfilled`; `not_required` when placed with no line to ship",
+        "customer_email": "the customer's email: setting it binds the order to that customer",
+        "coupon_code": "a coupon of the market's promotions; checked when set and at placement",
+        "currency_code": "the market's currency",
+        "skus_count": "the number of SKU units on the order's lines",
+        "placed_at": "when `_place` succeeded",
+    },
 )

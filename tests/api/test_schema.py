@@ -86,6 +86,23 @@ def test_every_operation_has_a_summary_and_a_description_for_integrators(schema)
         assert "**Who may call it**" in operation["description"], key
 
 
+def test_who_may_call_each_operation_is_read_from_the_access_policy(schema):
+    paths = schema["paths"]
+    sales_channel_too = "an integration; a sales channel too"
+
+    assert sales_channel_too in paths["/api/orders"]["post"]["description"]
+    assert sales_channel_too in paths["/api/skus"]["get"]["description"]
+    for key, operation in operations(schema):
+        if key.split("/")[2] in ("order_copies", "order_subscriptions", "events", "customers"):
+            assert "an integration only" in operation["description"], key
+    place = "| `_place` |"
+    orders_patch = paths["/api/orders/{id}"]["patch"]["description"]
+    assert [line for line in orders_patch.splitlines() if line.startswith(place)][0].endswith(
+        "| yes |"
+    )
+    assert "| `_cancel` |" in orders_patch and orders_patch.count("| no |") == 4
+
+
 def test_an_operation_added_without_an_entry_is_named(schema):
     grown = json.loads(json.dumps(schema))
     docstring = inspect.getdoc(RESOURCES["orders"]).splitlines()[0]  # type: ignore[union-attr]
@@ -143,6 +160,16 @@ def test_the_lists_name_the_filters_sorts_and_includes_their_viewset_takes(schem
             assert f"`{name}`" in description.split("**Sort**")[1], (resource_type, name)
     orders = schema["paths"]["/api/orders/{id}"]["get"]["description"]
     assert "`order_copies`" in orders and "(a sales channel: `billing_address`," in orders
+
+
+def test_the_reference_describes_attributes_of_responses_and_requests(schema):
+    components = schema["components"]["schemas"]
+    for name in ("OrderCopy", "OrderCopyRequest"):
+        attributes = components[name]["properties"]
+        attributes = attributes.get("data", {}).get("properties", attributes)["attributes"]
+        assert "default true" in attributes["properties"]["reuse_wallet"]["description"], name
+    order = components["Order"]["properties"]["attributes"]["properties"]
+    assert order["payment_status"]["description"].startswith("`unpaid` until placed")
 
 
 def test_the_operations_list_the_errors_they_answer(schema):
