@@ -3,6 +3,7 @@ scheme, and the postprocessing hooks: resource objects as we send them, and the 
 (api/reference/) written into every operation. The views that serve it are in api/docs.py
 (importing them here would be circular)."""
 
+import copy
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -72,7 +73,50 @@ MEDIA = "application/vnd.api+json"
 VERBS = {("get", False): "list", ("get", True): "read", ("post", False): "create"}
 VERBS |= {("patch", True): "update", ("delete", True): "delete"}
 # The resources a newcomer meets first, in this order; the others follow alphabetically.
-FIRST = ("order_copies", "orders", "line_items", "order_subscriptions")
+FIRST = ("tokens", "order_copies", "orders", "line_items", "order_subscriptions")
+# POST /oauth/token is no DRF resource (api/oauth.py): its operation is described here.
+TOKEN_REQUEST = {
+    "type": "object",
+    "required": ["grant_type", "client_id"],
+    "properties": {
+        "grant_type": {"type": "string", "enum": ["client_credentials"]},
+        "client_id": {"type": "string"},
+        "client_secret": {"type": "string", "description": "integrations only"},
+        "scope": {"type": "string", "description": "sales channels: `market:code:<code>`"},
+    },
+}
+TOKEN_OPERATION = {
+    "operationId": "oauth_token",
+    "tags": ["tokens"],
+    "security": [],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {"schema": TOKEN_REQUEST},
+            "application/json": {"schema": TOKEN_REQUEST},
+        },
+    },
+    "responses": {
+        "200": {
+            "description": "The token",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["access_token", "token_type", "expires_in", "scope"],
+                        "properties": {
+                            "access_token": {"type": "string"},
+                            "token_type": {"type": "string", "enum": ["bearer"]},
+                            "expires_in": {"type": "integer", "description": "seconds"},
+                            "scope": {"type": "string"},
+                            "created_at": {"type": "integer", "description": "Unix time"},
+                        },
+                    }
+                }
+            },
+        }
+    },
+}
 ERRORS_SCHEMA = {
     "type": "object",
     "required": ["errors"],
@@ -107,6 +151,7 @@ def apply_reference(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     result["tags"] = [{"name": t, "description": _clean(refs[t].description)} for t in order]
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas["Errors"] = ERRORS_SCHEMA
+    result["paths"] = {"/oauth/token": {"post": copy.deepcopy(TOKEN_OPERATION)}, **result["paths"]}
     for path, methods in result.get("paths", {}).items():
         for method, operation in methods.items():
             _document_operation(operation, method=method, path=path)
@@ -121,7 +166,9 @@ def _document_operation(operation: dict[str, Any], *, method: str, path: str) ->
     if entry is None:
         return
     resource_type = path.split("/")[2]
-    verb = VERBS.get((method, path.endswith("}")), "read")
+    token = path.startswith("/oauth/")
+    verb = "token" if token else VERBS.get((method, path.endswith("}")), "read")
+    media = "application/json" if token else MEDIA
     reference = references().get(resource_type)
     parts = [
         _clean(entry.description),
@@ -136,9 +183,9 @@ def _document_operation(operation: dict[str, Any], *, method: str, path: str) ->
     for status, found in sorted(_by_status(refusals).items()):
         operation["responses"][str(status)] = {
             "description": _codes_and_causes(found),
-            "content": {MEDIA: {"schema": {"$ref": "#/components/schemas/Errors"}}},
+            "content": {media: {"schema": {"$ref": "#/components/schemas/Errors"}}},
         }
-    _examples(operation, entry)
+    _examples(operation, entry, media=media)
 
 
 def _by_status(refusals: tuple[Refusal, ...]) -> dict[int, list[Refusal]]:
@@ -157,16 +204,16 @@ def _codes_and_causes(refusals: list[Refusal]) -> str:
     return "; ".join(f"`{code}`: {', or '.join(whens)}" for code, whens in causes.items())
 
 
-def _examples(operation: dict[str, Any], entry: Operation) -> None:
+def _examples(operation: dict[str, Any], entry: Operation, *, media: str) -> None:
     """Request examples on the body; response examples on the success or error response
     their document is (an error document goes under its status)."""
-    body = operation.get("requestBody", {}).get("content", {}).get(MEDIA)
+    body = operation.get("requestBody", {}).get("content", {}).get(media)
     if body is not None and entry.requests:
         body["examples"] = _openapi_examples(entry.requests)
     success = next(code for code in sorted(operation["responses"]) if code.startswith("2"))
     for key, example in entry.responses.items():
         status = example.value["errors"][0]["status"] if "errors" in example.value else success
-        content = operation["responses"][status].setdefault("content", {}).setdefault(MEDIA, {})
+        content = operation["responses"][status].setdefault("content", {}).setdefault(media, {})
         content.setdefault("examples", {}).update(_openapi_examples({key: example}))
 
 
@@ -185,6 +232,8 @@ def _sales_channel_access(resource_type: str) -> policy.Access:
 
 
 def _who(resource_type: str, verb: str) -> str:
+    if verb == "token":
+        return "**Who may call it**: any API client (no bearer token)."
     if _sales_channel_access(resource_type).may(verb):
         scope = "" if resource_type == "skus" else ", on the rows of its market"
         return f"**Who may call it**: an integration; a sales channel too{scope}."

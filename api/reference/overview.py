@@ -42,6 +42,17 @@ VERB_ERRORS: dict[str, tuple[Refusal, ...]] = {
     "create": (*ANY_CALL, *WRITE, INCLUDE),
     "update": (*ANY_CALL, NOT_FOUND, *WRITE, INCLUDE),
     "delete": (*ANY_CALL, NOT_FOUND),
+    "token": (
+        Refusal(400, "UNSUPPORTED_GRANT_TYPE", "`grant_type` is not `client_credentials`"),
+        Refusal(400, "INVALID_SCOPE", "a sales channel's `scope` is not one market, or "
+                "`scope` is not `market:code:<code>`"),
+        Refusal(400, "INVALID_RESOURCE", "the body is neither a form nor JSON, or nests too deep"),
+        Refusal(401, "INVALID_CLIENT", "unknown or revoked `client_id`, or a wrong secret"),
+        Refusal(401, "INVALID_SCOPE", "the market is not one of the sales channel's"),
+        Refusal(413, "PAYLOAD_TOO_LARGE", "the body is larger than the limit"),
+        Refusal(429, "TOO_MANY_REQUESTS", "too many token requests from this address: wait "
+                "`Retry-After` seconds"),
+    ),
 }  # fmt: skip
 
 
@@ -95,7 +106,7 @@ a schedule. Read this page here; [try the calls with a token](/api/docs/try/).
 
 ## Tokens
 
-`POST /oauth/token` with `grant_type=client_credentials` (form or JSON body), then send
+`POST /oauth/token` with `grant_type=client_credentials` (a URL-encoded form or JSON), then send
 `Authorization: Bearer <access_token>` on every call.
 
 - An **integration** (a back-office system) sends `client_id` and `client_secret`; its token
