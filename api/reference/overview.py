@@ -99,10 +99,13 @@ def _hours(kind: str) -> int:
 
 def introduction() -> str:
     """The schema's `info.description`: what a newcomer reads first."""
-    predicates = ", ".join(f"`{p}`" for p in sorted(filters.PREDICATES, key=len) if p != "jcont")
+    known = [p for p in READING_ORDER if p in filters.PREDICATES]
+    others = sorted(set(filters.PREDICATES) - set(READING_ORDER) - {"jcont"})
+    predicates = ", ".join(f"`{p}`" for p in [*known, *others])
     return f"""A Commerce Layer compatible JSON:API. An **order copy** turns an existing order
 into a new one as a background job you can follow; **order subscriptions** repeat an order on
-a schedule. Read this page here; [try the calls with a token](/api/docs/try/).
+a schedule. Read the reference at [/api/docs/](/api/docs/); call the API with a token at
+[/api/docs/try/](/api/docs/try/).
 
 ## Tokens
 

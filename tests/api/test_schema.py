@@ -279,7 +279,8 @@ def test_the_introduction_states_the_figures_the_code_enforces(settings):
     assert "| writes (POST, PATCH, DELETE) | 200 / min | 3 / 10 s |" in intro
     assert "(10 by default, at\n  most 25)" in intro or "most 25" in intro
     assert "3 levels and 10 paths" in " ".join(intro.split())
-    for predicate in ("`not_eq`", "`matches`", "`metadata_jcont`"):
+    assert "Predicates: `eq`, `not_eq`, `in`, `not_in`, `lt`," in intro
+    for predicate in ("`matches`", "`metadata_jcont`"):
         assert predicate in intro
 
 
