@@ -5,7 +5,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
-from api.docs import SchemaView, SwaggerDocsView
+from api.docs import ReferenceView, SchemaView, TryView
 from api.exceptions import error_object
 from api.resources import orders as orders_api
 from api.resources.events import EventViewSet
@@ -62,7 +62,8 @@ def not_found(request: HttpRequest, path: str) -> JsonResponse:
 
 urlpatterns = [
     path("openapi.json", SchemaView.as_view(), name="openapi"),
-    path("docs/", SwaggerDocsView.as_view(), name="api-docs"),
+    path("docs/", ReferenceView.as_view(), name="api-docs"),
+    path("docs/try/", TryView.as_view(), name="api-docs-try"),
     *router.urls,
     *related_routes,
     re_path(r"^(?P<path>.*)$", not_found),

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "rest_framework_json_api",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "events",
     "orders",
     "ordercopies",
@@ -217,7 +218,18 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.relax_resource_objects",
+        "api.schema.apply_reference",
     ],
+    # Swagger UI and Redoc from drf-spectacular-sidecar's static files, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "REDOC_UI_SETTINGS": {
+        "expandResponses": "200,201",
+        "jsonSampleExpandLevel": "all",
+        "nativeScrollbars": True,
+    },
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "displayRequestDuration": True},
 }
 
 # Order subscriptions (see README "Configuration").

@@ -1,0 +1,38 @@
+from api.reference import Example, Operation, Resource, read_operations
+from api.reference.documents import write
+
+REFERENCE = Resource(
+    type="addresses",
+    description="""Addresses, created to be set on an order as `shipping_address` or
+`billing_address` (a copy gets fresh copies of them). A sales channel may create addresses and
+read those of its market's orders or that it created.""",
+    operations={
+        **read_operations(
+            "addresses",
+            one="an address",
+            many="addresses",
+            about="Filter by `city_eq`, `country_code_eq` or `zip_code_eq`.",
+        ),
+        "POST /api/addresses": Operation(
+            summary="Create an address",
+            description="A new address, to set on an order with PATCH `/api/orders/{id}`.",
+            requests={
+                "address": Example(
+                    summary="A shipping address",
+                    value=write(
+                        "addresses",
+                        attributes={
+                            "first_name": "Ada",
+                            "last_name": "Lovelace",
+                            "line_1": "Unter den Linden 1",
+                            "city": "Berlin",
+                            "zip_code": "10117",
+                            "country_code": "DE",
+                            "phone": "+49 30 1234567",
+                        },
+                    ),
+                )
+            },
+        ),
+    },
+)
