@@ -141,6 +141,18 @@ ERRORS_SCHEMA = {
 }
 
 
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": """Any string of your own (a UUID): the first request with it is carried
+out and its answer stored for `IDEMPOTENCY_KEY_TTL`; a repeat gets that answer again with
+`Idempotent-Replayed: true`, the same key with another request is a 422
+`IDEMPOTENCY_KEY_REUSED`, a repeat while the first still runs a 409 `IDEMPOTENCY_KEY_IN_USE`.""",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
+
+
 def apply_reference(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """Every operation's summary, description, examples and errors, every trigger's and
     attribute's text, from api/reference/. An operation without an entry keeps no description
@@ -180,6 +192,8 @@ def _document_operation(operation: dict[str, Any], *, method: str, path: str) ->
     refusals = (*overview.VERB_ERRORS[verb], *entry.refusals)
     operation["summary"] = entry.summary
     operation["description"] = "\n\n".join(parts)
+    if method in ("post", "patch", "delete") and not token:
+        operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
     for status, found in sorted(_by_status(refusals).items()):
         operation["responses"][str(status)] = {
             "description": _codes_and_causes(found),

@@ -1,4 +1,5 @@
 from api.reference import Resource, read_operations
+from api.reference.tags import TAG_TRIGGERS
 
 REFERENCE = Resource(
     type="customers",
@@ -7,4 +8,5 @@ sales channel reaches a customer through its market's orders only).""",
     operations=read_operations(
         "customers", one="a customer", many="customers", about="Filter by `email_eq`."
     ),
+    triggers=TAG_TRIGGERS,
 )

@@ -1,5 +1,6 @@
 from api.reference import Example, Operation, Refusal, Resource
 from api.reference.documents import linkage, write
+from api.reference.tags import TAG_TRIGGERS
 
 REFERENCE = Resource(
     type="line_items",
@@ -49,4 +50,5 @@ the market's price today. The order's totals follow.""",
             refusals=(Refusal(422, "VALIDATION_ERROR", "the order is no longer editable"),),
         ),
     },
+    triggers=TAG_TRIGGERS,
 )

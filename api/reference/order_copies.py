@@ -9,6 +9,7 @@ from api.reference.documents import (
     resource,
     write,
 )
+from api.reference.tags import TAG_TRIGGERS
 
 COPY, SOURCE, TARGET = "36v87uDSqG", "p4TGPOwK21", "Wk5GzQm2Lp"
 OPTIONS = {
@@ -178,6 +179,7 @@ progress cannot be deleted: wait for it to end.""",
         ),
     },
     triggers={
+        **TAG_TRIGGERS,
         "_retry": Trigger(
             effect="queues a failed or aborted copy again (`pending`); its earlier errors stay "
             "in its events",

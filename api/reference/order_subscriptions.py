@@ -1,5 +1,6 @@
 from api.reference import Example, Operation, Refusal, Resource, Trigger
 from api.reference.documents import TIMESTAMPS, document, linkage, resource, write
+from api.reference.tags import TAG_TRIGGERS
 
 SUBSCRIPTION = "5C7hNPD3on"
 
@@ -121,6 +122,7 @@ reference and metadata.""",
         ),
     },
     triggers={
+        **TAG_TRIGGERS,
         "_activate": Trigger(
             effect="a draft (with `starts_at`) or inactive subscription becomes `active`; its "
             "next run is the first grid time from now",

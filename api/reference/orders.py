@@ -1,5 +1,6 @@
 from api.reference import Example, Operation, Refusal, Resource, Trigger
 from api.reference.documents import TIMESTAMPS, document, error, errors, linkage, resource, write
+from api.reference.tags import TAG_TRIGGERS
 
 ORDER, MARKET = "p4TGPOwK21", "CJ1jBc2q8y"
 AMOUNTS = {
@@ -134,6 +135,7 @@ orders that copies or subscriptions were made from, are archived instead (`_arch
         ),
     },
     triggers={
+        **TAG_TRIGGERS,
         "_place": Trigger(
             effect="places a pending order: takes the stock, uses the coupon, authorizes the "
             "payment (or marks it free); activates subscriptions waiting for it",

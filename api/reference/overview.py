@@ -4,7 +4,10 @@ Every figure is read from the code or the settings that enforce it."""
 
 from django.conf import settings
 
-from api import filters, pagination, policy
+from api import pagination, policy
+from api.filters import MAX_FILTERS, MAX_SORT_FIELDS
+from api.filters import paths as filter_paths
+from api.filters import predicates as filters
 from api.models import ApiClient
 from api.ratelimit import Rate, rate_parse
 from api.reference import Refusal
@@ -143,6 +146,12 @@ Requests and answers are JSON:API documents, `application/vnd.api+json` (writes 
 are write-only boolean attributes sent in a PATCH, one a request. A body may be at most
 {settings.API_MAX_BODY_BYTES:,} bytes (else 413 `PAYLOAD_TOO_LARGE`) and nest at most
 {settings.API_MAX_JSON_DEPTH} levels of objects and arrays (else 400 `INVALID_RESOURCE`).
+Send an `Idempotency-Key` header (a UUID of your own) with a POST, PATCH or DELETE to make
+it safe to retry: a repeat within {settings.IDEMPOTENCY_KEY_TTL // 3600} h answers the first
+answer again, with `Idempotent-Replayed: true`, and does nothing more; the same key with another
+request is a 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits up to
+{settings.IDEMPOTENCY_WAIT} s, then is a 409 `IDEMPOTENCY_KEY_IN_USE`. Only answers that did
+something (2xx) are kept: after a refusal, fix the request and send it with the same key.
 Every relationship is readable as `/api/<type>/<id>/<relationship>` and
 `/api/<type>/<id>/relationships/<relationship>`.
 
@@ -155,9 +164,16 @@ Every relationship is readable as `/api/<type>/<id>/<relationship>` and
   names. Predicates: {predicates}, and `metadata_jcont` (JSON containment). `_in` and `_not_in`
   take comma-separated values (at most {filters.MAX_LIST_ITEMS}); a value is at most
   {filters.MAX_VALUE_LENGTH:,} characters ({filters.MAX_PATTERN_LENGTH} for `_matches`, a
-  case-insensitive SQL LIKE: `%` any run of characters, `_` any one). An attribute, predicate
-  or value that is not allowed is a 400 `FILTER_NOT_ALLOWED`, never ignored.
-- **Sorting**: `sort=-created_at,status`; an unknown field is a 400 `SORT_NOT_ALLOWED`.
+  case-insensitive SQL LIKE: `%` any run of characters, `_` any one). The `_any` and `_all`
+  forms take a list and match when one or every value does; `_or_` joins up to
+  {filter_paths.MAX_OR_ATTRIBUTES} attributes (`number_or_reference_eq`); an attribute may
+  cross up to {filter_paths.MAX_DEPTH} relationships (`source_order_market_code_eq`,
+  `tags_name_in`), each checked against what the token may read. NULL follows SQL: only
+  `_null`, `_blank` and the `_or_null` forms match a missing value. At most {MAX_FILTERS}
+  filters a request. An attribute, predicate or value that is not allowed is a 400
+  `FILTER_NOT_ALLOWED`, never ignored.
+- **Sorting**: `sort=-created_at,status` (at most {MAX_SORT_FIELDS} fields), also on a to-one
+  relationship's attribute (`sort=market.code`); an unknown field is a 400 `SORT_NOT_ALLOWED`.
 - **Includes**: `include=source_order,target_order.line_items`, at most
   {policy.MAX_INCLUDE_DEPTH} levels and {policy.MAX_INCLUDE_PATHS} paths a request, on lists,
   reads and writes; `fields[<type>]=a,b` keeps only the attributes named.
