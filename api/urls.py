@@ -11,6 +11,7 @@ from api.resources import orders as orders_api
 from api.resources.events import EventViewSet
 from api.resources.ordercopies import OrderCopyViewSet
 from api.resources.subscriptions import OrderSubscriptionViewSet
+from api.resources.webhooks import EventCallbackViewSet, WebhookViewSet
 from api.views import ResourceViewSet
 
 RESOURCES: dict[str, type[ResourceViewSet]] = {
@@ -28,6 +29,8 @@ RESOURCES: dict[str, type[ResourceViewSet]] = {
     "promotions": orders_api.PromotionViewSet,
     "order_subscriptions": OrderSubscriptionViewSet,
     "events": EventViewSet,
+    "webhooks": WebhookViewSet,
+    "event_callbacks": EventCallbackViewSet,
 }
 
 router = SimpleRouter(trailing_slash=False)
