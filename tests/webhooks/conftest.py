@@ -91,3 +91,7 @@ def _webhooks_may_call_loopback(settings: Any) -> None:
     settings.WEBHOOKS_TIMEOUT = 1.0
     settings.WEBHOOKS_RETRY_BASE = 0.05
     settings.WEBHOOKS_RETRY_MAX = 0.4
+
+
+# The API's callers and documents (tests/api/conftest.py), for the webhooks' API tests.
+from tests.api.conftest import _fresh_throttles, api, live_api, make_api  # noqa: E402, F401
