@@ -1,4 +1,4 @@
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from events.models import Event
 from webhooks.models import EventCallback, Webhook, WebhookDelivery
@@ -28,3 +28,13 @@ def event_callback_list_for_event(*, event: Event) -> QuerySet[EventCallback]:
 
 def webhook_delivery_list_for(*, webhook: Webhook) -> QuerySet[WebhookDelivery]:
     return WebhookDelivery.objects.filter(webhook=webhook).select_related("event")
+
+
+def webhook_delivery_list_with_last_callback() -> QuerySet[WebhookDelivery]:
+    """Deliveries with the answer of their last call (`last_code`, `last_duration`), in one
+    query."""
+    last = EventCallback.objects.filter(delivery=OuterRef("pk")).order_by("-created_at")
+    return WebhookDelivery.objects.select_related("webhook", "event").annotate(
+        last_code=Subquery(last.values("response_code")[:1]),
+        last_duration=Subquery(last.values("duration_ms")[:1]),
+    )
