@@ -28,6 +28,7 @@ from webhooks import outbound
 from webhooks.exceptions import InvalidIncludeResources, UnknownTopic
 from webhooks.models import EventCallback, Webhook, WebhookDelivery
 from webhooks.payloads import body_of, payload_render
+from webhooks.topics import TOPICS
 
 logger = logging.getLogger("webhooks.delivery")
 
@@ -96,12 +97,12 @@ def webhook_check(*, mode: str, topic: str, callback_url: str, include_resources
     from api.exceptions import InvalidResource
     from api.urls import RESOURCES
 
-    resource_type, _, action = topic.partition(".")
-    if not action or resource_type not in RESOURCES or not action.replace("_", "").isalpha():
+    if topic not in TOPICS:
         raise UnknownTopic(
-            f"{topic[:80]} is not a topic: use <resource type>.<event>, e.g. "
-            "order_copies.complete, order_copies.fail, orders.place"
+            f"{topic[:80]} is not a topic: use an event name the service records, e.g. "
+            "order_copies.complete, order_copies.fail, orders.place (see the README)"
         )
+    resource_type = topic.partition(".")[0]
     outbound.check_scheme(callback_url, mode=mode)
     outbound.check_resolvable_addresses(callback_url)
     if not isinstance(include_resources, list) or not all(
