@@ -7,6 +7,7 @@ class WebhooksConfig(AppConfig):
 
     def ready(self) -> None:
         from events.services import event_listeners
+        from webhooks import metrics  # noqa: F401 (registers its collector for /metrics)
         from webhooks.services import webhook_deliveries_record
 
         # Every recorded event writes the deliveries of the webhooks listening to it, in the

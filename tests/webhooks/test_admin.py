@@ -116,3 +116,16 @@ def test_the_add_form_refuses_an_unknown_topic(admin_client, receiver):
     assert response.status_code == 200
     assert "is not a topic" in response.content.decode()
     assert Webhook.objects.count() == 0
+
+
+def test_metrics_count_deliveries_circuits_and_calls(client, delivered, receiver):
+    webhook = delivered(2)
+    Webhook.objects.filter(pk=webhook.pk).update(circuit_state="open")
+
+    text = client.get("/metrics").content.decode()
+
+    assert 'webhooks_deliveries{status="delivered"} 2.0' in text
+    assert 'webhooks_deliveries{status="pending"} 0.0' in text
+    assert "webhooks_circuits_open 1.0" in text
+    assert 'webhooks_callbacks{outcome="succeeded"} 2.0' in text
+    assert "webhooks_oldest_due_age_seconds 0.0" in text
