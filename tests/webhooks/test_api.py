@@ -175,17 +175,35 @@ def test_an_event_is_read_only_but_for_trigger(api, make_order):
     assert Event.objects.get(pk=event.pk).name == "order_copies.create"
 
 
-def test_lists_cost_the_same_queries_for_one_webhook_as_for_many(api, receiver):
-    def queries(path: str) -> int:
+def test_lists_cost_the_same_queries_for_one_record_as_for_many(api, receiver, make_order):
+    def queries(path: str, params=None) -> int:
         with CaptureQueriesContext(connection) as context:
-            response = api.get(path, {"include": "webhook"} if "callbacks" in path else None)
+            response = api.get(path, params)
         assert response.status_code == 200
         assert response["Content-Type"] == MEDIA
         return len(context.captured_queries)
 
-    _create(api, receiver)
-    one = queries("/api/webhooks")
-    for _ in range(5):
-        _create(api, receiver)
-    assert queries("/api/webhooks") == one == 4
-    assert queries("/api/event_callbacks") == 4
+    def call(times: int) -> None:
+        for _ in range(times):
+            copy_services.order_copy_create(source_order=source, mode="test")
+        while services.webhook_delivery_attempt_next() is not None:
+            pass
+
+    source = make_order(place=True)
+    webhook = _create(api, receiver, topic="order_copies.create")
+    call(1)
+    counts = [
+        queries("/api/webhooks"),
+        queries("/api/event_callbacks", {"include": "webhook"}),
+        queries(f"/api/webhooks/{webhook['id']}/last_event_callbacks"),
+    ]
+    for _ in range(4):
+        _create(api, receiver, topic="order_copies.create")
+    call(3)
+    assert api.get("/api/event_callbacks").json()["meta"]["record_count"] == 1 + 3 * 5
+    assert counts == [
+        queries("/api/webhooks"),
+        queries("/api/event_callbacks", {"include": "webhook"}),
+        queries(f"/api/webhooks/{webhook['id']}/last_event_callbacks"),
+    ]
+    assert counts == [4, 4, 5]

@@ -159,3 +159,39 @@ def test_the_circuit_opens_after_thirty_failures_and_reset_closes_it(
     _deliver_all()
     assert WebhookDelivery.objects.filter(status="pending").count() == 0
     assert WebhookDelivery.objects.filter(status="delivered").count() >= 1
+
+
+def test_the_address_is_checked_again_at_delivery_and_a_private_one_is_never_called(
+    receiver, make_order, settings
+):
+    _webhook(receiver, topic="order_copies.create")
+    copy_services.order_copy_create(source_order=make_order(place=True), mode="test")
+    settings.WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = False  # as if its DNS now pointed inside
+
+    services.webhook_delivery_attempt_next()
+
+    assert receiver.requests == []
+    callback = EventCallback.objects.get()
+    assert callback.response_code == ""
+    assert "private, loopback or link-local" in callback.response_message
+    assert WebhookDelivery.objects.get().status == "pending"  # retried later
+
+
+def test_redirects_are_not_followed(receiver, make_order):
+    receiver.default = 302
+    _webhook(receiver, topic="order_copies.create")
+    copy_services.order_copy_create(source_order=make_order(place=True), mode="test")
+
+    services.webhook_delivery_attempt_next()
+
+    assert len(receiver.requests) == 1
+    assert EventCallback.objects.get().response_code == "302"
+    assert WebhookDelivery.objects.get().status == "pending"
+
+
+def test_retry_delays_grow_exponentially_with_jitter_up_to_the_cap(settings):
+    settings.WEBHOOKS_RETRY_BASE, settings.WEBHOOKS_RETRY_MAX = 10.0, 100.0
+    for attempts, full in [(1, 10), (2, 20), (3, 40), (4, 80), (5, 100), (9, 100)]:
+        delays = [services.retry_delay(attempts) for _ in range(200)]
+        assert all(full / 2 <= delay <= full for delay in delays)
+        assert len(set(delays)) > 100  # jittered
