@@ -145,10 +145,9 @@ def webhook_create(
     )
 
 
-UPDATABLE = frozenset(
-    {"name", "topic", "callback_url", "include_resources", "reference", "reference_origin",
-     "metadata"}
-)  # fmt: skip
+UPDATABLE = frozenset({"name", "topic", "callback_url", "include_resources"}) | frozenset(
+    {"reference", "reference_origin", "metadata"}
+)
 
 
 @transaction.atomic
@@ -275,6 +274,10 @@ def _parsed(body: str) -> Any:
     return json.loads(body)
 
 
+DELIVERY_OUTCOME_FIELDS = ["status", "attempts", "body", "last_error", "next_attempt_at"]
+DELIVERY_OUTCOME_FIELDS += ["delivered_at"]
+
+
 def _record_outcome(delivery: WebhookDelivery, answer: outbound.Answer) -> None:
     now = timezone.now()
     delivery.attempts += 1
@@ -286,10 +289,7 @@ def _record_outcome(delivery: WebhookDelivery, answer: outbound.Answer) -> None:
             delivery.status = Status.FAILED
         else:
             delivery.next_attempt_at = now + timedelta(seconds=retry_delay(delivery.attempts))
-    delivery.save(
-        update_fields=["status", "attempts", "body", "last_error", "next_attempt_at",
-                       "delivered_at"]
-    )  # fmt: skip
+    delivery.save(update_fields=DELIVERY_OUTCOME_FIELDS)
     level = logging.INFO if answer.succeeded else logging.WARNING
     logger.log(
         level,
