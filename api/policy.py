@@ -72,7 +72,8 @@ EVERYTHING = Access(everything=True)
 NOTHING = Access()
 
 # What a sales channel may do; a resource missing here is refused to it entirely (customers,
-# customer_payment_sources, coupons, order_copies, order_subscriptions, events).
+# customer_payment_sources, coupons, order_copies, order_subscriptions, events, webhooks,
+# event_callbacks).
 SALES_CHANNEL: dict[str, Access] = {
     "orders": access(
         "read create update",

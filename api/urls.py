@@ -12,6 +12,7 @@ from api.resources.events import EventViewSet
 from api.resources.ordercopies import OrderCopyViewSet
 from api.resources.subscriptions import OrderSubscriptionViewSet
 from api.resources.tags import TagViewSet
+from api.resources.webhooks import EventCallbackViewSet, WebhookViewSet
 from api.views import ResourceViewSet
 
 RESOURCES: dict[str, type[ResourceViewSet]] = {
@@ -30,6 +31,8 @@ RESOURCES: dict[str, type[ResourceViewSet]] = {
     "order_subscriptions": OrderSubscriptionViewSet,
     "events": EventViewSet,
     "tags": TagViewSet,
+    "webhooks": WebhookViewSet,
+    "event_callbacks": EventCallbackViewSet,
 }
 
 router = SimpleRouter(trailing_slash=False)

@@ -32,6 +32,16 @@ def env_int(name: str, *, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
 
 
+def env_float(name: str, *, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+
+
 def env_list(name: str, *, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if value is None or value == "":
@@ -73,6 +83,7 @@ INSTALLED_APPS = [
     "demo",
     "health",
     "idempotency",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -244,4 +255,18 @@ IDEMPOTENCY_WAIT = env_int("IDEMPOTENCY_WAIT", default=5)
 # Health (see README "Health and metrics"): a pending copy older than this makes /healthz
 # unhealthy (workers are too few, or stuck).
 HEALTH_MAX_BACKLOG_AGE = env_int("HEALTH_MAX_BACKLOG_AGE", default=900)
+# Webhooks (see README "Webhooks"): delivery by `manage.py deliver_webhooks`.
+WEBHOOKS_TIMEOUT = env_float("WEBHOOKS_TIMEOUT", default=5.0)
+WEBHOOKS_MAX_RETRIES = env_int("WEBHOOKS_MAX_RETRIES", default=10)
+WEBHOOKS_CIRCUIT_THRESHOLD = env_int("WEBHOOKS_CIRCUIT_THRESHOLD", default=30)
+WEBHOOKS_RETRY_BASE = env_float("WEBHOOKS_RETRY_BASE", default=15.0)
+WEBHOOKS_RETRY_MAX = env_float("WEBHOOKS_RETRY_MAX", default=3600.0)
+WEBHOOKS_POLL_INTERVAL = env_float("WEBHOOKS_POLL_INTERVAL", default=0.5)
+# Outbound safety: callbacks to private, loopback or link-local addresses are refused (SSRF)
+# unless this is on; live webhooks need https unless WEBHOOKS_ALLOW_HTTP.
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", default=False)
+WEBHOOKS_ALLOW_HTTP = env_bool("WEBHOOKS_ALLOW_HTTP", default=False)
+# The links of webhook bodies (the API's public address).
+WEBHOOKS_API_BASE_URL = os.environ.get("WEBHOOKS_API_BASE_URL", "http://localhost:8000")
+LOGGING["loggers"]["webhooks"] = {"level": LOG_LEVEL}  # type: ignore[index]
 LOGGING["loggers"]["subscriptions"] = {"level": LOG_LEVEL}  # type: ignore[index]

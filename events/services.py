@@ -1,10 +1,20 @@
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 
 from core.actors import SYSTEM, Actor
 from events.models import Event
+
+# Called with every batch of recorded events, in the transaction that records them (the
+# webhooks app writes its outbox rows here). A listener's database error rolls the change back.
+event_listeners: list[Callable[[list[Event]], object]] = []
+
+
+def _notify(events: list[Event]) -> None:
+    for listener in event_listeners:
+        listener(events)
 
 
 def resource_type_of(resource: models.Model) -> str:
@@ -40,10 +50,23 @@ def event_record(
 ) -> Event:
     """Record `name` (`<type>.<action>`) on the resource's timeline, in the caller's transaction."""
     event = event_build(name=name, resource=resource, payload=payload, actor=actor)
-    event.save(force_insert=True)
+    with _atomic_unless_in_one():
+        event.save(force_insert=True)
+        _notify([event])
     return event
 
 
 def event_record_many(events: Iterable[Event]) -> list[Event]:
     """Record events built with `event_build` in one query."""
-    return Event.objects.bulk_create(list(events))
+    with _atomic_unless_in_one():
+        recorded = Event.objects.bulk_create(list(events))
+        _notify(recorded)
+    return recorded
+
+
+def _atomic_unless_in_one() -> Any:
+    """The event and what its listeners write commit together: the caller's transaction, or
+    one of their own when called outside any (no savepoint inside a transaction)."""
+    if transaction.get_connection().in_atomic_block:
+        return contextlib.nullcontext()
+    return transaction.atomic()

@@ -194,17 +194,18 @@ def test_make_run_prints_its_banner_once_everything_answers_and_ctrl_c_stops_all
     product: Product,
 ) -> None:
     text = product.text()
-    # The banner comes after the worker and the scheduler said they started, and after the
-    # web server answered its home page.
+    # The banner comes after the worker, the scheduler and the webhook worker said they
+    # started, and after the web server answered its home page.
     banner = text.index(BANNER)
     assert text.index("Starting worker") < banner
     assert text.index("Scheduler started") < banner
+    assert text.index("Webhook worker started") < banner
     assert text.index("GET / HTTP") < banner
     assert text.count(BANNER) == 1
     # Each log line once (Django's own handler and ours used to print django.* twice).
     worker_start = [line for line in text.splitlines() if "Starting worker" in line]
     assert len(worker_start) == 1, worker_start
-    assert len(_children_of(product.process.pid)) == 3
+    assert len(_children_of(product.process.pid)) == 4
     os.killpg(product.process.pid, signal.SIGINT)
     product.process.wait(timeout=30)
     deadline = time.monotonic() + 10

@@ -1,23 +1,50 @@
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from rest_framework import serializers
 
+from api.relations import ToMany
 from api.serializers import ResourceSerializer
 from api.views import ResourceViewSet
 from events.models import Event
+from webhooks import selectors as webhook_selectors
+from webhooks import services as webhook_services
 
 
 class EventSerializer(ResourceSerializer):
-    """An event: what happened to a resource, who did it (read-only)."""
+    """An event: what happened to a resource, who did it. Read-only but for `_trigger`, which
+    fires it again (its webhooks deliver it again)."""
+
+    related_serializers = {
+        "webhooks": "api.resources.webhooks.WebhookSerializer",
+        "last_event_callbacks": "api.resources.webhooks.EventCallbackSerializer",
+    }
 
     resource = serializers.SerializerMethodField()
     who = serializers.SerializerMethodField()
+    webhooks = ToMany(resource_type="webhooks")
+    last_event_callbacks = ToMany(resource_type="event_callbacks")
+    _trigger = serializers.BooleanField(write_only=True, required=False)
 
     class Meta:
         model = Event
         resource_name = "events"
-        fields = ["id", "created_at", "updated_at", "name", "payload", "resource", "who"]
+        fields = [
+            "id",
+            "created_at",
+            "updated_at",
+            "name",
+            "payload",
+            "resource",
+            "who",
+            "webhooks",
+            "last_event_callbacks",
+            "_trigger",
+        ]
+        read_only_fields = ["name", "payload"]
+
+    triggers = ("_trigger",)
+    triggers_noun = "events"
 
     def get_resource(self, event: Event) -> dict[str, str]:
         return {"type": event.resource_type, "id": event.resource_id}
@@ -25,10 +52,17 @@ class EventSerializer(ResourceSerializer):
     def get_who(self, event: Event) -> dict[str, Any]:
         return {"kind": event.actor_kind, "id": event.actor_id, "label": event.actor_label}
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not self.triggers_sent(attrs):
+            raise serializers.ValidationError(
+                {"base": ["events are read-only: send _trigger to fire one again"]}
+            )
+        return attrs
+
 
 class EventViewSet(ResourceViewSet):
     serializer_class = EventSerializer
-    http_method_names = ["get", "head", "options"]
+    http_method_names = ["get", "patch", "head", "options"]
     filter_fields = {
         n: n for n in ("id", "name", "resource_type", "resource_id", "created_at", "actor_kind")
     }
@@ -36,3 +70,14 @@ class EventViewSet(ResourceViewSet):
 
     def base_queryset(self, *, mode: str) -> QuerySet[Event]:
         return Event.objects.filter(mode=mode)
+
+    def related_queryset(self, instance: Model, name: str) -> QuerySet[Any]:
+        assert isinstance(instance, Event)  # noqa: S101
+        if name == "webhooks":
+            return webhook_selectors.webhook_list_for_event(event=instance)
+        if name == "last_event_callbacks":
+            return webhook_selectors.event_callback_list_for_event(event=instance)
+        return super().related_queryset(instance, name)
+
+    def perform_update(self, serializer: EventSerializer) -> None:  # type: ignore[override]
+        webhook_services.event_trigger(event=serializer.instance)

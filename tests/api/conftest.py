@@ -246,6 +246,7 @@ def world(make_order: Callable[..., Order], make_copy: Callable[..., OrderCopy])
     subscription = order_subscription_create(source_order=order, mode="test", frequency="daily")
     tag = factories.TagFactory()
     resource_tags_change(resource=order, add=[tag])
+    webhook, event_callback = _a_called_webhook(order)
     return {
         "orders": order,
         "line_items": order.line_items.first(),
@@ -262,4 +263,22 @@ def world(make_order: Callable[..., Order], make_copy: Callable[..., OrderCopy])
         "order_subscriptions": subscription,
         "events": Event.objects.filter(resource_type="orders", resource_id=order.pk).first(),
         "tags": tag,
+        "webhooks": webhook,
+        "event_callbacks": event_callback,
     }
+
+
+def _a_called_webhook(order: Order) -> tuple[Any, Any]:
+    """A webhook of `orders.create`, called once for the order's creation fired again (its
+    receiver, on .invalid, does not resolve: the call failed)."""
+    from events.models import Event
+    from webhooks import services as webhook_services
+
+    webhook = webhook_services.webhook_create(
+        mode="test", topic="orders.create", callback_url="https://hooks.example.invalid/orders"
+    )
+    event = Event.objects.get(name="orders.create", resource_id=order.pk)
+    webhook_services.event_trigger(event=event)
+    delivery = webhook_services.webhook_delivery_attempt_next()
+    assert delivery is not None  # noqa: S101
+    return webhook, delivery.callbacks.get()

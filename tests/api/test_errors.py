@@ -173,7 +173,7 @@ def test_writes_to_an_unknown_record_are_404(api):
         ("delete", "/api/order_copies"),
         ("post", "/api/order_copies/{copy}"),
         ("post", "/api/events"),
-        ("patch", "/api/events/{event}"),
+        ("put", "/api/events/{event}"),  # PATCH is offered: `_trigger`
         ("delete", "/api/events/{event}"),
         ("post", "/api/markets"),
         ("delete", "/api/addresses/{address}"),

@@ -13,6 +13,7 @@ from api.urls import RESOURCES
 from subscriptions import services as subscription_services
 from tests import factories
 from tests.api.conftest import MEDIA, assert_error
+from webhooks import services as webhook_services
 
 LIMIT = django_settings.API_MAX_JSON_DEPTH
 
@@ -59,6 +60,9 @@ def records(make_order, make_copy, market):
     )
     factories.CouponFactory(promotion__market=market)
     factories.TagFactory()
+    webhook_services.webhook_create(
+        mode="test", topic="orders.place", callback_url="https://hooks.example.invalid/x"
+    )
 
 
 def first_id(api, prefix: str) -> str:

@@ -263,3 +263,53 @@ test('tags: create, list, tag and untag an order, filter by tag names, rename, d
   assert.equal(await cl.tags.count(), 1)
   assert.deepEqual(Array.from(await cl.order_subscriptions.tags(subscription.id)), [])
 })
+
+test('webhooks: create, list, retrieve, update, triggers, callbacks, delete', async () => {
+  const { WEBHOOK_ID, EVENT_ID } = process.env
+  const webhook = await cl.webhooks.create({
+    name: 'sdk',
+    topic: 'order_copies.complete',
+    callback_url: 'https://hooks.example.invalid/copies',
+    include_resources: ['target_order'],
+  })
+  assert.equal(webhook.type, 'webhooks')
+  assert.equal(webhook.circuit_state, 'closed')
+  assert.equal(webhook.circuit_failure_count, 0)
+  assert.deepEqual(webhook.include_resources, ['target_order'])
+  assert.equal(webhook.shared_secret.length, 64)
+  const listed = await cl.webhooks.list({ filters: { topic_eq: 'order_copies.complete' } })
+  assert.deepEqual(Array.from(listed, (w) => w.id), [webhook.id])
+  assert.equal((await cl.webhooks.retrieve(webhook.id)).name, 'sdk')
+  const renamed = await cl.webhooks.update({ id: webhook.id, name: 'sdk-2', topic: 'order_copies.fail' })
+  assert.equal(renamed.topic, 'order_copies.fail')
+  assert.ok((await cl.webhooks._disable(webhook.id)).disabled_at)
+  assert.equal((await cl.webhooks._enable(webhook.id)).disabled_at, null)
+  assert.equal((await cl.webhooks._reset_circuit(webhook.id)).circuit_state, 'closed')
+  await assert.rejects(cl.webhooks.create({ topic: 'nope', callback_url: 'https://x.invalid/' }), (error) => {
+    assert.equal(error.status, 422)
+    assert.equal(error.errors[0].source.pointer, '/data/attributes/topic')
+    return true
+  })
+  await cl.webhooks.delete(webhook.id)
+  await assert.rejects(cl.webhooks.retrieve(webhook.id), (error) => error.status === 404)
+
+  const [callback] = await cl.webhooks.last_event_callbacks(WEBHOOK_ID)
+  assert.equal(callback.type, 'event_callbacks')
+  assert.equal(callback.callback_url, 'https://receiver.invalid/hooks')
+  assert.equal(callback.response_code, '')
+  assert.match(callback.response_message, /does not resolve/)
+  assert.equal(callback.payload.data.type, 'orders')
+  const callbacks = await cl.event_callbacks.list({ include: ['webhook'] })
+  assert.equal(callbacks[0].webhook.id, WEBHOOK_ID)
+  assert.equal((await cl.event_callbacks.retrieve(callback.id)).id, callback.id)
+  assert.equal((await cl.event_callbacks.webhook(callback.id)).id, WEBHOOK_ID)
+
+  const hooks = await cl.events.webhooks(EVENT_ID)
+  assert.deepEqual(Array.from(hooks, (w) => w.id), [WEBHOOK_ID])
+  const fired = await cl.events._trigger(EVENT_ID)
+  assert.equal(fired.name, 'orders.place')
+  const byEvent = await cl.events.last_event_callbacks(EVENT_ID)
+  assert.equal(byEvent[0].id, callback.id)
+  const webhookFailures = (await cl.webhooks.retrieve(WEBHOOK_ID)).circuit_failure_count
+  assert.equal(webhookFailures, 1)
+})

@@ -1,0 +1,40 @@
+"""The topics a webhook may listen to: every event name the service records
+(tests/webhooks/test_topics.py finds them in the code, so this list cannot fall behind)."""
+
+TOPICS = frozenset(
+    {
+        "addresses.create",
+        "line_items.create",
+        "line_items.destroy",
+        "line_items.update",
+        "order_copies.abort",
+        "order_copies.complete",
+        "order_copies.create",
+        "order_copies.destroy",
+        "order_copies.fail",
+        "order_copies.launch",
+        "order_copies.recover",
+        "order_copies.retry",
+        "order_copies.start",
+        "order_copies.update",
+        "order_subscriptions.activate",
+        "order_subscriptions.cancel",
+        "order_subscriptions.create",
+        "order_subscriptions.deactivate",
+        "order_subscriptions.destroy",
+        "order_subscriptions.expire",
+        "order_subscriptions.renewal_alert",
+        "order_subscriptions.run",
+        "order_subscriptions.run_skip",
+        "order_subscriptions.update",
+        "orders.approve",
+        "orders.archive",
+        "orders.cancel",
+        "orders.create",
+        "orders.destroy",
+        "orders.place",
+        "orders.unarchive",
+        "orders.update",
+        "payment_sources.create",
+    }
+)
