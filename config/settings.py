@@ -170,6 +170,8 @@ LOGGING = {
 ORDER_COPY_MAX_ATTEMPTS = env_int("ORDER_COPY_MAX_ATTEMPTS", default=3)
 ORDER_COPY_TRANSIENT_RETRIES = env_int("ORDER_COPY_TRANSIENT_RETRIES", default=3)
 ORDER_COPY_RECOVERY_INTERVAL = env_int("ORDER_COPY_RECOVERY_INTERVAL", default=60)
+# Copies a job carries, and so a worker runs in one transaction (the engine's batch).
+ORDER_COPY_BATCH_SIZE = env_int("ORDER_COPY_BATCH_SIZE", default=100)
 
 # The JSON:API (see README "API").
 API_TOKEN_SECRET = os.environ.get("API_TOKEN_SECRET") or SECRET_KEY
