@@ -219,7 +219,8 @@ SPECTACULAR_SETTINGS = {
 
 # Order subscriptions (see README "Configuration").
 SUBSCRIPTION_SCHEDULER_INTERVAL = env_int("SUBSCRIPTION_SCHEDULER_INTERVAL", default=60)
-SUBSCRIPTION_SCHEDULER_BATCH = env_int("SUBSCRIPTION_SCHEDULER_BATCH", default=100)
+# A safety valve only: a pass starts every due run, up to this many.
+SUBSCRIPTION_SCHEDULER_BATCH = env_int("SUBSCRIPTION_SCHEDULER_BATCH", default=100000)
 
 # Health (see README "Health and metrics"): a pending copy older than this makes /healthz
 # unhealthy (workers are too few, or stuck).

@@ -14,6 +14,7 @@ from ordercopies.services.common import (
     SWEEP_LOCK,
     TRANSIENT_ERRORS,
     WORKER_LOCK,
+    copies_queued_together,
     database_wait,
     plural,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "TRANSIENT_ERRORS",
     "WORKER_LOCK",
     "WorkerLost",
+    "copies_queued_together",
     "database_wait",
     "order_copy_abort",
     "order_copy_claim",

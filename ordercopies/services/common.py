@@ -3,7 +3,9 @@ copy waits them out, the advisory lock keys, the job queue, the copy row lock.""
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import partial
 
 from django.conf import settings
@@ -74,9 +76,30 @@ def jobs_in_database() -> bool:
     return bool(settings.TASKS["default"]["BACKEND"] == "django_tasks_db.DatabaseBackend")
 
 
+_collecting: ContextVar[list[str] | None] = ContextVar("copies_queued_together", default=None)
+
+
+@contextmanager
+def copies_queued_together() -> Iterator[None]:
+    """Inside the block, copies created one by one (a scheduler pass starting many runs) are
+    queued at its end, in batched jobs, instead of one job each. Use it inside the transaction
+    that creates them, so that the jobs still commit with their copies."""
+    collected: list[str] = []
+    token = _collecting.set(collected)
+    try:
+        yield
+    finally:
+        _collecting.reset(token)
+    enqueue(collected)
+
+
 def enqueue(copy_ids: Sequence[str]) -> None:
     """Queue jobs for the copies, ORDER_COPY_BATCH_SIZE copy ids a job (the copies a worker
     then runs as one batch)."""
+    collecting = _collecting.get()
+    if collecting is not None:
+        collecting.extend(copy_ids)
+        return
     # Imported here: tasks import this module.
     from ordercopies.tasks import order_copy_execute_task
 
