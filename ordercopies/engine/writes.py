@@ -7,7 +7,9 @@ ends and every event. A guard that trips raises: the caller falls back to one co
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 
 from core.actors import Actor
@@ -98,12 +100,34 @@ def copies_end(ends: Sequence[End], *, actor: Actor) -> list[OrderCopy]:
             order_copy.fail(at=now, errors=errors)
         order_copy.updated_at = now
         copies.append(order_copy)
-    if copies:
-        OrderCopy.objects.bulk_update(copies, END_FIELDS)
+    _store_ends(copies)
     event_record_many(_end_events(ends, actor=actor))
     for order_copy, _, target, _ in ends:
         order_copy_ended.send(sender=OrderCopy, order_copy=order_copy, succeeded=target is not None)
     return copies
+
+
+def _store_ends(copies: list[OrderCopy]) -> None:
+    """Each copy's end row by row in one executemany (psycopg pipelines it in one round trip):
+    Django's bulk_update builds a CASE per field and row, which cost half of a batch's time."""
+    if not copies:
+        return
+    meta = OrderCopy._meta
+    fields: list[Any] = [meta.get_field(name) for name in END_FIELDS]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(str(field.column))} = %s" for field in fields)
+    # Identifiers come from the model's meta; every value is a parameter.
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(str(meta.pk.column))} = %s"  # noqa: S608
+    rows = [
+        [_db_value(field, order_copy) for field in fields] + [order_copy.pk]
+        for order_copy in copies
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def _db_value(field: Any, order_copy: OrderCopy) -> Any:
+    return field.get_db_prep_save(getattr(order_copy, field.attname), connection)
 
 
 def _end_events(ends: Sequence[End], *, actor: Actor) -> Iterator[Event]:

@@ -21,7 +21,7 @@ from functools import reduce
 from operator import or_
 
 from django.db import OperationalError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from core.actors import SYSTEM, Actor
@@ -83,10 +83,14 @@ def order_copy_claim_many(
         for order_copy in copies:
             order_copy.start(at=now)
             order_copy.updated_at = now
-        if copies:
-            OrderCopy.objects.bulk_update(
-                copies, ["status", "started_at", "attempts", "updated_at"]
-            )
+        # One statement for the batch: every claimed copy moves the same way (the rows are
+        # locked, so attempts + 1 is what start() computed in memory).
+        OrderCopy.objects.filter(pk__in=[order_copy.pk for order_copy in copies]).update(
+            status=OrderCopy.Status.IN_PROGRESS,
+            started_at=now,
+            attempts=F("attempts") + 1,
+            updated_at=now,
+        )
         event_record_many(
             event_build(
                 name="order_copies.start",
