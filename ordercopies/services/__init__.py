@@ -2,6 +2,7 @@
 
 - lifecycle.py: create (queued in the same transaction), retry, abort, launch, update, delete;
 - running.py: claim and run copies, one or a batch at a time, through `ordercopies.engine`;
+- plans.py: what a copy would do, by the engine's own checks, writing nothing;
 - recovery.py: the sweep that finds lost copies;
 - common.py: transient errors and their backoff, lock keys, the job queue.
 """
@@ -27,6 +28,7 @@ from ordercopies.services.lifecycle import (
     order_copy_retry,
     order_copy_update,
 )
+from ordercopies.services.plans import order_copy_plan, order_copy_plan_many
 from ordercopies.services.recovery import order_copy_recover_lost
 from ordercopies.services.running import (
     order_copy_claim,
@@ -54,6 +56,8 @@ __all__ = [
     "order_copy_execute",
     "order_copy_execute_many",
     "order_copy_launch",
+    "order_copy_plan",
+    "order_copy_plan_many",
     "order_copy_recover_lost",
     "order_copy_retry",
     "order_copy_run",

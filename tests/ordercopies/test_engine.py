@@ -4,6 +4,7 @@ in concurrent batches share the last units and a coupon's last uses first come, 
 the queries of a batch grow neither with its size nor with the lines of its orders."""
 
 import itertools
+import json
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +29,9 @@ OPTION_SETS = [
 # A batch of copies that place their targets with a coupon, of any size (test_services.py
 # explains the count; the pinned single copy there is this same batch of one).
 EXPECTED_BATCH_QUERIES = 24
+# A plan: the sources' mode check, then the engine's reads without locks (sources, lines,
+# SKUs, prices, wallet, coupons, promotions).
+EXPECTED_PLAN_QUERIES = 8
 
 
 def _label(options: dict[str, bool]) -> str:
@@ -148,12 +152,109 @@ def _events(resource_id: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 @pytest.mark.parametrize("options", OPTION_SETS, ids=_label)
-def test_a_batch_copies_exactly_as_batches_of_one(sources, options):
+def test_a_batch_copies_exactly_as_batches_of_one_and_as_its_plan_said(sources, options):
+    plans = services.order_copy_plan_many(
+        source_orders=sources, mode="test", options=CopyOptions(**options)
+    )
     batched = _run(sources, options, batched=True)
     one_at_a_time = _run(sources, options, batched=False)
 
     assert batched == one_at_a_time
     assert {copy["status"] for copy in batched["copies"]} <= {"completed", "failed"}
+    assert [_as_planned(copy) for copy in batched["copies"]] == [_planned(p) for p in plans]
+
+
+def _as_planned(copy: dict[str, Any]) -> dict[str, Any]:
+    """What a plan says of a copy, read from the copy as it ended."""
+    target = copy["target"]
+    seen: dict[str, Any] = {"status": copy["status"], "errors_log": copy["errors_log"]}
+    if target is not None:
+        seen["target"] = {name: target[name] for name in PLANNED_TARGET_FIELDS}
+        seen["payment"] = (target["payment_method_id"], target["payment_source_id"])
+        seen["lines"] = sorted(
+            (line[0], line[1], line[3], line[4]) for line in target["lines"] if line[0] == "skus"
+        )
+    return seen
+
+
+PLANNED_TARGET_FIELDS = [
+    "status", "payment_status", "fulfillment_status", "coupon_code", "currency_code",
+    "subtotal_amount_cents", "discount_amount_cents", "shipping_amount_cents",
+    "total_tax_amount_cents", "total_amount_cents", "skus_count",
+]  # fmt: skip
+
+
+def _planned(plan: dict[str, Any]) -> dict[str, Any]:
+    said: dict[str, Any] = {"status": plan["status"], "errors_log": plan["errors_log"]}
+    if plan["target_order"] is not None:
+        said["target"] = {name: plan["target_order"][name] for name in PLANNED_TARGET_FIELDS}
+        payment = plan["payment"]
+        said["payment"] = (payment["payment_method"], payment["payment_source"])
+        said["lines"] = sorted(
+            (line["item_type"], line["sku_code"], line["quantity"], line["unit_amount_cents_after"])
+            for line in plan["line_items"]
+            if line["item_type"] == "skus" and line["outcome"] in ("copied", "repriced")
+        )
+    return said
+
+
+def test_a_plan_writes_nothing_and_takes_the_same_queries_whatever_the_lines(
+    make_order, coupon, django_assert_num_queries
+):
+    short = make_order(lines=1, coupon_code=coupon.code, place=True)
+    long = make_order(lines=30, coupon_code=coupon.code, place=True)
+    everything = CopyOptions(
+        place_target_order=True, cancel_source_order=True, apply_promotions=True
+    )
+    tables = (Order, LineItem, Address, Event, OrderCopy, Coupon)
+    before = [model.objects.count() for model in tables]
+    stock = dict(Sku.objects.values_list("pk", "stock_quantity"))
+
+    with django_assert_num_queries(EXPECTED_PLAN_QUERIES):
+        short_plan = services.order_copy_plan(source_order=short, mode="test", options=everything)
+    with django_assert_num_queries(EXPECTED_PLAN_QUERIES):
+        long_plan = services.order_copy_plan(source_order=long, mode="test", options=everything)
+
+    assert [model.objects.count() for model in tables] == before
+    assert dict(Sku.objects.values_list("pk", "stock_quantity")) == stock
+    assert Coupon.objects.get(pk=coupon.pk).usage_count == 2  # the sources' placements only
+    assert Order.objects.get(pk=long.pk).status == Order.Status.PLACED
+    assert short_plan["placement"]["passes"] and short_plan["source_cancellation"]["passes"]
+    assert long_plan["status"] == "completed"
+    assert len([line for line in long_plan["line_items"] if line["item_type"] == "skus"]) == 30
+    assert long_plan["coupon"] == {"code": coupon.code, "outcome": "kept", "reason": ""}
+    json.dumps(long_plan)  # JSON-serialisable as it is
+
+
+def test_a_plan_tells_each_line_copied_repriced_or_left_out_and_why(make_order, make_sku):
+    source = make_order(lines=3)
+    first, second, third = source.line_items.order_by("sku_code")
+    SkuPrice.objects.filter(sku_id=second.sku_id).update(amount_cents=1250)
+    Sku.objects.filter(pk=third.sku_id).update(enabled=False)
+
+    plan = services.order_copy_plan(
+        source_order=source, mode="test", options=CopyOptions(skip_errors=True)
+    )
+
+    by_code = {line["sku_code"]: line for line in plan["line_items"]}
+    assert by_code[first.sku_code]["outcome"] == "copied"
+    repriced = by_code[second.sku_code]
+    assert (
+        repriced["outcome"],
+        repriced["unit_amount_cents_before"],
+        repriced["unit_amount_cents_after"],
+    ) == ("repriced", 1000, 1250)
+    assert by_code[third.sku_code]["outcome"] == "left_out"
+    assert by_code[third.sku_code]["reason"] == f"SKU {third.sku_code} is disabled"
+    assert plan["status"] == "completed"
+    assert plan["errors_log"] == {"line_items": [f"SKU {third.sku_code} is disabled"]}
+
+
+def test_a_plan_of_an_order_of_the_other_mode_is_refused(make_order):
+    from ordercopies.exceptions import SourceOrderNotFound
+
+    with pytest.raises(SourceOrderNotFound):
+        services.order_copy_plan(source_order=make_order(), mode="live")
 
 
 def test_the_differential_sources_meet_successes_and_every_kind_of_failure(sources):
