@@ -6,7 +6,9 @@
      batches of ORDER_COPY_BATCH_SIZE;
   3. copies end to end through `manage.py copy_worker` processes: jobs of one copy with 1 worker,
      then batched jobs with 1 and 2 workers;
-  4. the latency of a lone copy (created as the API creates it, to completed) with one idle
+  4. with --subscriptions N: N due subscriptions, one scheduler pass, 2 workers, until every
+     run's copy completed;
+  5. the latency of a lone copy (created as the API creates it, to completed) with one idle
      worker waiting;
 
 then copies per second for each and the ratio to the baseline of the same run. It works in a
@@ -222,6 +224,45 @@ def run_lone_copy_latency(source_id: str, options: dict[str, bool], database_url
         worker.wait(timeout=60)
 
 
+def run_scheduler(ids: list[str], count: int, database_url: str) -> float:
+    """`count` due subscriptions (made from the sources, active and due: set-up, not measured),
+    then one scheduler pass and 2 workers until every run's copy completed."""
+    from django.utils import timezone
+
+    from subscriptions.models import OrderSubscription, SubscriptionRun
+    from subscriptions.services import order_subscription_create, order_subscription_run_due
+
+    made = [
+        order_subscription_create(
+            source_order=ids[i % len(ids)],
+            mode="test",
+            frequency="daily",
+            activate_by_source_order=False,
+            starts_at=timezone.now(),
+        ).pk
+        for i in range(count)
+    ]
+    OrderSubscription.objects.filter(pk__in=made).update(
+        status=OrderSubscription.Status.ACTIVE, next_run_at=timezone.now()
+    )
+    started = time.perf_counter()
+    report = order_subscription_run_due(limit=count)
+    if len(report.started) != count:
+        raise SystemExit(f"the pass started {len(report.started)} runs of {count}")
+    env = _worker_env(database_url)
+    workers = [
+        subprocess.Popen(_worker_args(stop_when_empty=True), cwd=ROOT, env=env) for _ in range(2)
+    ]
+    for worker in workers:
+        if worker.wait() != 0:
+            raise SystemExit(f"a copy_worker exited with status {worker.returncode}")
+    elapsed = time.perf_counter() - started
+    runs = SubscriptionRun.objects.filter(subscription_id__in=made)
+    copies = list(OrderCopy.objects.filter(pk__in=runs.values("order_copy_id")))
+    _check_completed(copies)
+    return elapsed
+
+
 def _check_completed(copies: list[OrderCopy]) -> None:
     statuses = set(
         OrderCopy.objects.filter(pk__in=[c.pk for c in copies]).values_list("status", flat=True)
@@ -236,6 +277,12 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=5)
     parser.add_argument("--place", action="store_true", help="copies place their target order")
     parser.add_argument("--skip-workers", action="store_true")
+    parser.add_argument(
+        "--subscriptions",
+        type=int,
+        default=0,
+        help="also time N due subscriptions: one scheduler pass, 2 workers, all copies completed",
+    )
     options = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit(
@@ -268,6 +315,13 @@ def main() -> None:
         for label, seconds in results.items():
             rate = n / seconds
             print(f"{label:<40}{seconds:>10.2f}{rate:>12.1f}{rate / base:>13.3f}×")
+        if options.subscriptions:
+            seconds = run_scheduler(ids, options.subscriptions, database_url)
+            rate = options.subscriptions / seconds
+            print(
+                f"scheduler: {options.subscriptions} due subscriptions to every copy completed "
+                f"in {seconds:.1f}s ({rate:.0f} runs/s; 100,000 would take {100_000 / rate:.0f}s)"
+            )
         if not options.skip_workers:
             latency = run_lone_copy_latency(ids[0], copy_options, database_url)
             print(f"a lone copy, created to completed with 1 idle worker: {latency * 1000:.0f} ms")
