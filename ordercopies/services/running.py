@@ -33,6 +33,7 @@ from ordercopies.services.common import (
     TRANSIENT_ERRORS,
     TransientRetry,
     drop_broken_connection,
+    first_line,
     plural,
 )
 
@@ -186,7 +187,7 @@ def _run_one_at_a_time(
     logger.warning(
         "a batch of %s runs one copy at a time: %s",
         plural(len(locked), "copy", "copies"),
-        str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__,
+        first_line(cause),
     )
     ended = []
     for order_copy in locked:
