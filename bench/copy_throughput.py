@@ -2,11 +2,17 @@
 
   1. a raw-SQL baseline: the same orders, addresses and lines copied set-wise with INSERT … SELECT
      (the floor: no pricing, no checks, no events, no jobs);
-  2. copies through the services, in this process, one after the other;
-  3. copies end to end through 1 and then 2 `manage.py db_worker` processes;
+  2. copies through the services, in this process: one copy at a time (batches of one), then in
+     batches of ORDER_COPY_BATCH_SIZE;
+  3. copies end to end through `manage.py copy_worker` processes: jobs of one copy with 1 worker,
+     then batched jobs with 1 and 2 workers;
+  4. with --subscriptions N: N due subscriptions, one scheduler pass, 2 workers, until every
+     run's copy completed;
+  5. the latency of a lone copy (created as the API creates it, to completed) with one idle
+     worker waiting;
 
-then copies per second for each and the ratio to the baseline. It works in a throw-away test
-database (test_<name>) that it creates, migrates and drops.
+then copies per second for each and the ratio to the baseline of the same run. It works in a
+throw-away test database (test_<name>) that it creates, migrates and drops.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ordercopies \
         .venv/bin/python bench/copy_throughput.py [--orders 500 --lines 20 --place]
@@ -28,7 +34,9 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
+from django.test.utils import override_settings  # noqa: E402
 from django_tasks_db.models import DBTaskResult  # noqa: E402
 
 from ordercopies import services  # noqa: E402
@@ -146,39 +154,111 @@ def run_baseline(run: int) -> float:
     return time.perf_counter() - started
 
 
-def run_in_process(ids: list[str], options: dict[str, bool]) -> float:
-    copies = services.order_copy_create_many(source_orders=ids, mode="test", **options)
-    # These run here: drop their queued jobs, or the worker runs would meet them as no-ops.
+def _drop_queued_jobs() -> None:
+    # Copies run here: drop their queued jobs, or the worker runs would meet them as no-ops.
     DBTaskResult.objects.filter(
         status="READY", task_path__endswith="order_copy_execute_task"
     ).delete()
+
+
+def run_in_process(ids: list[str], options: dict[str, bool], *, batch: int) -> float:
+    copies = services.order_copy_create_many(source_orders=ids, mode="test", **options)
+    _drop_queued_jobs()
+    copy_ids = [copy.pk for copy in copies]
     started = time.perf_counter()
-    for copy in copies:
-        services.order_copy_execute(order_copy_id=copy.pk)
+    for start in range(0, len(copy_ids), batch):
+        services.order_copy_execute_many(order_copy_ids=copy_ids[start : start + batch])
     elapsed = time.perf_counter() - started
     _check_completed(copies)
     return elapsed
 
 
-def run_workers(ids: list[str], options: dict[str, bool], workers: int, database_url: str) -> float:
-    copies = services.order_copy_create_many(source_orders=ids, mode="test", **options)
-    env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "false", "SECRET_KEY": "bench"}
-    args = [
-        sys.executable,
-        "manage.py",
-        "db_worker",
-        "--batch",
-        "--no-reload",
-        "--interval",
-        "0.01",
-    ]
-    args += ["--no-startup-delay", "--verbosity", "0"]
+def _worker_args(*, stop_when_empty: bool) -> list[str]:
+    args = [sys.executable, "manage.py", "copy_worker", "--interval", "0.01"]
+    return (
+        args + ["--no-startup-delay", "--verbosity", "0"] + (["--batch"] if stop_when_empty else [])
+    )
+
+
+def _worker_env(database_url: str) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": database_url, "DEBUG": "false", "SECRET_KEY": "bench"}
+
+
+def run_workers(
+    ids: list[str], options: dict[str, bool], workers: int, database_url: str, *, batch: int
+) -> float:
+    with override_settings(ORDER_COPY_BATCH_SIZE=batch):
+        copies = services.order_copy_create_many(source_orders=ids, mode="test", **options)
+    env = _worker_env(database_url)
     started = time.perf_counter()
-    processes = [subprocess.Popen(args, cwd=ROOT, env=env) for _ in range(workers)]
+    processes = [
+        subprocess.Popen(_worker_args(stop_when_empty=True), cwd=ROOT, env=env)
+        for _ in range(workers)
+    ]
     for process in processes:
         if process.wait() != 0:
-            raise SystemExit(f"a db_worker exited with status {process.returncode}")
+            raise SystemExit(f"a copy_worker exited with status {process.returncode}")
     elapsed = time.perf_counter() - started
+    _check_completed(copies)
+    return elapsed
+
+
+def run_lone_copy_latency(source_id: str, options: dict[str, bool], database_url: str) -> float:
+    """Median seconds from a lone copy's creation (committed, as the API's POST) to its
+    completion, over 5 copies, with one worker already waiting."""
+    worker = subprocess.Popen(
+        _worker_args(stop_when_empty=False), cwd=ROOT, env=_worker_env(database_url)
+    )
+    try:
+        time.sleep(3)  # the worker is up and polling
+        latencies = []
+        for _ in range(5):
+            started = time.perf_counter()
+            copy = services.order_copy_create(source_order=source_id, mode="test", **options)
+            while OrderCopy.objects.filter(pk=copy.pk, status="completed").count() == 0:
+                time.sleep(0.002)
+            latencies.append(time.perf_counter() - started)
+        return sorted(latencies)[len(latencies) // 2]
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+
+
+def run_scheduler(ids: list[str], count: int, database_url: str) -> float:
+    """`count` due subscriptions (made from the sources, active and due: set-up, not measured),
+    then one scheduler pass and 2 workers until every run's copy completed."""
+    from django.utils import timezone
+
+    from subscriptions.models import OrderSubscription, SubscriptionRun
+    from subscriptions.services import order_subscription_create, order_subscription_run_due
+
+    made = [
+        order_subscription_create(
+            source_order=ids[i % len(ids)],
+            mode="test",
+            frequency="daily",
+            activate_by_source_order=False,
+            starts_at=timezone.now(),
+        ).pk
+        for i in range(count)
+    ]
+    OrderSubscription.objects.filter(pk__in=made).update(
+        status=OrderSubscription.Status.ACTIVE, next_run_at=timezone.now()
+    )
+    started = time.perf_counter()
+    report = order_subscription_run_due(limit=count)
+    if len(report.started) != count:
+        raise SystemExit(f"the pass started {len(report.started)} runs of {count}")
+    env = _worker_env(database_url)
+    workers = [
+        subprocess.Popen(_worker_args(stop_when_empty=True), cwd=ROOT, env=env) for _ in range(2)
+    ]
+    for worker in workers:
+        if worker.wait() != 0:
+            raise SystemExit(f"a copy_worker exited with status {worker.returncode}")
+    elapsed = time.perf_counter() - started
+    runs = SubscriptionRun.objects.filter(subscription_id__in=made)
+    copies = list(OrderCopy.objects.filter(pk__in=runs.values("order_copy_id")))
     _check_completed(copies)
     return elapsed
 
@@ -197,6 +277,12 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=5)
     parser.add_argument("--place", action="store_true", help="copies place their target order")
     parser.add_argument("--skip-workers", action="store_true")
+    parser.add_argument(
+        "--subscriptions",
+        type=int,
+        default=0,
+        help="also time N due subscriptions: one scheduler pass, 2 workers, all copies completed",
+    )
     options = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit(
@@ -209,17 +295,36 @@ def main() -> None:
         ids = build_sources(options.orders, options.lines)
         n = len(ids)
         print(f"{n} source orders × {options.lines} lines on PostgreSQL ({name})")
-        results = {"raw SQL INSERT … SELECT (baseline)": run_baseline(1)}
+        baseline = "raw SQL INSERT … SELECT (baseline)"
+        results = {baseline: run_baseline(1)}
         copy_options = {"place_target_order": options.place}
-        results["services, in process"] = run_in_process(ids, copy_options)
+        size = settings.ORDER_COPY_BATCH_SIZE
+        results["one copy at a time, in process"] = run_in_process(ids, copy_options, batch=1)
+        results[f"batches of {size}, in process"] = run_in_process(ids, copy_options, batch=size)
         if not options.skip_workers:
-            results["1 db_worker, end to end"] = run_workers(ids, copy_options, 1, database_url)
-            results["2 db_workers, end to end"] = run_workers(ids, copy_options, 2, database_url)
-        base = n / results["raw SQL INSERT … SELECT (baseline)"]
-        print(f"{'path':<38}{'seconds':>10}{'copies/s':>12}{'vs baseline':>14}")
+            url = database_url
+            results["1 copy_worker, jobs of 1 copy"] = run_workers(
+                ids, copy_options, 1, url, batch=1
+            )
+            for workers in (1, 2):
+                results[f"{workers} copy_worker(s), jobs of {size}"] = run_workers(
+                    ids, copy_options, workers, url, batch=size
+                )
+        base = n / results[baseline]
+        print(f"{'path':<40}{'seconds':>10}{'copies/s':>12}{'vs baseline':>14}")
         for label, seconds in results.items():
             rate = n / seconds
-            print(f"{label:<38}{seconds:>10.2f}{rate:>12.1f}{rate / base:>13.3f}×")
+            print(f"{label:<40}{seconds:>10.2f}{rate:>12.1f}{rate / base:>13.3f}×")
+        if options.subscriptions:
+            seconds = run_scheduler(ids, options.subscriptions, database_url)
+            rate = options.subscriptions / seconds
+            print(
+                f"scheduler: {options.subscriptions} due subscriptions to every copy completed "
+                f"in {seconds:.1f}s ({rate:.0f} runs/s; 100,000 would take {100_000 / rate:.0f}s)"
+            )
+        if not options.skip_workers:
+            latency = run_lone_copy_latency(ids[0], copy_options, database_url)
+            print(f"a lone copy, created to completed with 1 idle worker: {latency * 1000:.0f} ms")
     finally:
         connection.creation.destroy_test_db(name, verbosity=0)
 

@@ -187,6 +187,8 @@ LOGGING = {
 ORDER_COPY_MAX_ATTEMPTS = env_int("ORDER_COPY_MAX_ATTEMPTS", default=3)
 ORDER_COPY_TRANSIENT_RETRIES = env_int("ORDER_COPY_TRANSIENT_RETRIES", default=3)
 ORDER_COPY_RECOVERY_INTERVAL = env_int("ORDER_COPY_RECOVERY_INTERVAL", default=60)
+# Copies a job carries, and so a worker runs in one transaction (the engine's batch).
+ORDER_COPY_BATCH_SIZE = env_int("ORDER_COPY_BATCH_SIZE", default=100)
 
 # The JSON:API (see README "API").
 API_TOKEN_SECRET = os.environ.get("API_TOKEN_SECRET") or SECRET_KEY
@@ -245,7 +247,8 @@ SPECTACULAR_SETTINGS = {
 
 # Order subscriptions (see README "Configuration").
 SUBSCRIPTION_SCHEDULER_INTERVAL = env_int("SUBSCRIPTION_SCHEDULER_INTERVAL", default=60)
-SUBSCRIPTION_SCHEDULER_BATCH = env_int("SUBSCRIPTION_SCHEDULER_BATCH", default=100)
+# A safety valve only: a pass starts every due run, up to this many.
+SUBSCRIPTION_SCHEDULER_BATCH = env_int("SUBSCRIPTION_SCHEDULER_BATCH", default=100000)
 
 # Idempotency-Key (idempotency/): how long a key is kept, and how long a repeat waits for the
 # first request with its key before it is refused with 409.

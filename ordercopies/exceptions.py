@@ -47,3 +47,7 @@ class CopyFailed(Exception):
     def __init__(self, errors: dict[str, list[str]]) -> None:
         self.errors = errors
         super().__init__(errors)
+
+
+class WorkerLost(Exception):  # noqa: N818 (the name a dead job row records)
+    """Recorded on the job row of a worker that died while it ran the job."""

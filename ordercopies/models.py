@@ -7,7 +7,12 @@ from django.db.models import Q
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from core.models import Resource
+from ordercopies.options import CopyOptions
 from orders.models import Order
+
+
+def _option_field(name: str) -> models.BooleanField:
+    return models.BooleanField(default=CopyOptions.defaults()[name])
 
 
 class OrderCopy(ConcurrentTransitionMixin, Resource):
@@ -22,14 +27,7 @@ class OrderCopy(ConcurrentTransitionMixin, Resource):
         FAILED = "failed"
         ABORTED = "aborted"
 
-    OPTIONS = (
-        "place_target_order",
-        "reuse_wallet",
-        "cancel_source_order",
-        "apply_promotions",
-        "skip_errors",
-        "ignore_invalid_coupon",
-    )
+    OPTIONS = CopyOptions.names()
 
     status = FSMField(default=Status.PENDING, choices=Status.choices, protected=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -41,12 +39,12 @@ class OrderCopy(ConcurrentTransitionMixin, Resource):
     lost_runs = models.PositiveIntegerField(
         default=0, editable=False, help_text="Runs in a row whose worker was lost (since a retry)."
     )
-    place_target_order = models.BooleanField(default=False)
-    reuse_wallet = models.BooleanField(default=True)
-    cancel_source_order = models.BooleanField(default=False)
-    apply_promotions = models.BooleanField(default=False)
-    skip_errors = models.BooleanField(default=False)
-    ignore_invalid_coupon = models.BooleanField(default=False)
+    place_target_order = _option_field("place_target_order")
+    reuse_wallet = _option_field("reuse_wallet")
+    cancel_source_order = _option_field("cancel_source_order")
+    apply_promotions = _option_field("apply_promotions")
+    skip_errors = _option_field("skip_errors")
+    ignore_invalid_coupon = _option_field("ignore_invalid_coupon")
     source_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="order_copies")
     target_order = models.OneToOneField(
         Order,
@@ -140,4 +138,7 @@ class OrderCopy(ConcurrentTransitionMixin, Resource):
         self.errors_count = sum(len(messages) for messages in errors.values())
 
     def options(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.OPTIONS}
+        return self.copy_options().as_dict()
+
+    def copy_options(self) -> CopyOptions:
+        return CopyOptions.of(self)

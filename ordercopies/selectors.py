@@ -10,9 +10,9 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 from django_fsm import can_proceed
 
-from ordercopies.copying import quantities_by_sku, sku_unavailable
 from ordercopies.models import OrderCopy
 from orders.models import Coupon, CustomerPaymentSource, LineItem, Order
+from orders.placement import quantities_by_sku, sku_unavailable
 
 
 def order_copy_list(*, mode: str | None = None) -> QuerySet[OrderCopy]:

@@ -1,6 +1,8 @@
 """Jobs run by `manage.py copy_worker` (or django-tasks-db's `db_worker`). Each is a few lines
 around one service."""
 
+from collections import Counter
+
 from django.tasks import task
 
 from ordercopies import services
@@ -10,10 +12,15 @@ EXECUTE_TASK_PATH = "ordercopies.tasks.order_copy_execute_task"
 
 
 @task()
-def order_copy_execute_task(order_copy_id: str) -> str | None:
-    """The copy's status as it ended; None when the job found nothing to run (logged)."""
-    order_copy = services.order_copy_execute(order_copy_id=order_copy_id)
-    return order_copy.status if order_copy else None
+def order_copy_execute_task(*order_copy_ids: str) -> str | dict[str, int] | None:
+    """Run the job's copies as one batch (a job of one copy: its status as it ended). A batch
+    answers the number of copies by end status. None when the job found nothing to run."""
+    ended = services.order_copy_execute_many(order_copy_ids=order_copy_ids)
+    if not ended:
+        return None
+    if len(order_copy_ids) == 1:
+        return str(ended[0].status)
+    return dict(Counter(str(order_copy.status) for order_copy in ended))
 
 
 @task()

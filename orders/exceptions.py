@@ -34,5 +34,11 @@ class OrderInvalid(OrderError):
     """Input that cannot be applied to an order (unknown SKU in the market, other mode, ...)."""
 
 
+class CouponExhausted(OrderError):
+    """Counting the uses of a coupon would pass its usage limit."""
+
+    default_key = "coupon_code"
+
+
 class InvalidCoupon(OrderError):
     default_key = "coupon_code"

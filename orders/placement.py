@@ -4,7 +4,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from orders.models import Coupon, CustomerPaymentSource, LineItem, Order, PaymentSource
+from orders.models import Coupon, CustomerPaymentSource, LineItem, Order, PaymentSource, Sku
 
 
 def placement_errors(
@@ -44,6 +44,24 @@ def placement_errors(
         if reason:
             errors["coupon_code"].append(reason)
     return dict(errors)
+
+
+def quantities_by_sku(sku_lines: Iterable[LineItem]) -> dict[str, int]:
+    """The quantity of each SKU over all the lines that order it."""
+    wanted: dict[str, int] = defaultdict(int)
+    for line in sku_lines:
+        if line.sku_id is not None:
+            wanted[str(line.sku_id)] += line.quantity
+    return dict(wanted)
+
+
+def sku_unavailable(sku: Sku, *, wanted: int) -> str | None:
+    """Why a copy cannot order `wanted` of the SKU now, or None (copies, plans and dry runs)."""
+    if not sku.enabled:
+        return f"SKU {sku.code} is disabled"
+    if sku.stock_quantity < wanted:
+        return f"SKU {sku.code} is out of stock"
+    return None
 
 
 def stock_problems(sku_lines: Iterable[LineItem]) -> list[str]:

@@ -1,16 +1,18 @@
 """Every write to orders and their line items. Views, admin actions and commands call these."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Case, F, IntegerField, ProtectedError, Value, When
+from django.db.models import Case, F, IntegerField, ProtectedError, Q, Value, When
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
 from core.actors import SYSTEM, Actor
 from events.services import event_record
 from orders.exceptions import (
+    CouponExhausted,
     InvalidCoupon,
     OrderInvalid,
     OrderNotEditable,
@@ -95,6 +97,81 @@ def payment_source_create(
 
 def order_number_next() -> str:
     return str(OrderNumber.objects.create().pk)
+
+
+def order_numbers_next(*, count: int) -> list[str]:
+    """`count` new order numbers in one statement."""
+    return [
+        str(number.pk)
+        for number in OrderNumber.objects.bulk_create(OrderNumber() for _ in range(count))
+    ]
+
+
+def orders_insert_many(
+    *, orders: Sequence[Order], addresses: Sequence[Address], lines: Sequence[LineItem]
+) -> None:
+    """Insert new orders (numbered here) with their addresses and line items, built in memory
+    by the caller: four statements whatever their number. The copy engine's order builder;
+    the caller records the events."""
+    for order, number in zip(orders, order_numbers_next(count=len(orders)), strict=True):
+        order.number = number
+    Address.objects.bulk_create(addresses)
+    Order.objects.bulk_create(orders)
+    LineItem.objects.bulk_create(lines)
+
+
+def order_pending_if_ready(order: Order, *, has_sku: bool) -> bool:
+    """Draft → pending for an order with a customer and a SKU line (in memory); True when it
+    moved. The one rule for orders edited by hand and orders built by copies."""
+    if order.status == Order.Status.DRAFT and order.customer_id and has_sku:
+        order.make_pending()
+        return True
+    return False
+
+
+def sku_stock_move(*, changes: dict[str, int]) -> None:
+    """Add `changes` (SKU id → signed quantity) to the stock in one statement, whatever the
+    number of SKUs. Guarded by the column's CHECK (stock >= 0): a change that would make a stock
+    negative raises IntegrityError and changes nothing. The caller holds the SKUs' row locks."""
+    changes = {sku_id: change for sku_id, change in changes.items() if change}
+    if not changes:
+        return
+    change = Case(
+        *(When(pk=sku_id, then=Value(quantity)) for sku_id, quantity in changes.items()),
+        output_field=IntegerField(),
+    )
+    Sku.objects.filter(pk__in=changes).update(stock_quantity=F("stock_quantity") + change)
+
+
+def coupon_use_many(*, uses: dict[str, int]) -> None:
+    """Count `uses` (coupon id → uses) in one statement that refuses to pass a usage limit:
+    raises CouponExhausted, changing nothing, when one would. The caller holds the coupons'
+    row locks."""
+    if not uses:
+        return
+    added = Case(
+        *(When(pk=coupon_id, then=Value(count)) for coupon_id, count in uses.items()),
+        output_field=IntegerField(),
+    )
+    within = Q(usage_limit__isnull=True) | Q(usage_limit__gte=F("usage_count") + added)
+    updated = Coupon.objects.filter(within, pk__in=uses).update(
+        usage_count=F("usage_count") + added
+    )
+    if updated != len(uses):
+        raise CouponExhausted("a coupon would pass its usage limit; nothing was counted")
+
+
+def orders_cancel_many(*, order_ids: Sequence[str], at: datetime) -> None:
+    """Cancel placed or approved orders in one statement (authorizations voided). The caller
+    checked the transitions under the rows' locks, returns the stock and records the events."""
+    voided = Case(
+        When(payment_status=Order.PaymentStatus.AUTHORIZED, then=Value(Order.PaymentStatus.VOIDED)),
+        default=F("payment_status"),
+        output_field=Order._meta.get_field("payment_status"),
+    )
+    Order.objects.filter(pk__in=order_ids).update(
+        status=Order.Status.CANCELLED, cancelled_at=at, payment_status=voided, updated_at=at
+    )
 
 
 def customer_get_or_create(*, email: str, mode: str) -> Customer:
@@ -296,8 +373,7 @@ def order_refresh(*, order: Order, apply_promotions: bool = True) -> Order:
     totals_compute(lines=lines, market=order.market).apply_to(order)
     update_fields = [*TOTAL_FIELDS, "updated_at"]
     has_sku = any(line.item_type == LineItem.ItemType.SKUS for line in lines)
-    if order.status == Order.Status.DRAFT and order.customer_id and has_sku:
-        order.make_pending()
+    if order_pending_if_ready(order, has_sku=has_sku):
         update_fields.append("status")
     order.save(update_fields=update_fields)
     return order
@@ -381,13 +457,7 @@ def _take_stock(lines: Iterable[LineItem], *, sign: int = -1) -> None:
     for line in lines:
         if line.item_type == LineItem.ItemType.SKUS and line.sku_id is not None:
             wanted[line.sku_id] = wanted.get(line.sku_id, 0) + line.quantity
-    if not wanted:
-        return
-    change = Case(
-        *(When(pk=sku_id, then=Value(sign * quantity)) for sku_id, quantity in wanted.items()),
-        output_field=IntegerField(),
-    )
-    Sku.objects.filter(pk__in=wanted).update(stock_quantity=F("stock_quantity") + change)
+    sku_stock_move(changes={sku_id: sign * quantity for sku_id, quantity in wanted.items()})
 
 
 @transaction.atomic

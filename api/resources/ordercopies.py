@@ -11,6 +11,7 @@ from api.serializers import COMMON_FIELDS
 from api.views import actor_of
 from ordercopies import selectors, services
 from ordercopies.models import OrderCopy
+from ordercopies.options import CopyOptions
 from orders.models import Order
 
 TRIGGERS = ("_retry", "_abort")
@@ -30,6 +31,8 @@ class OrderCopySerializer(TaggableSerializer):
     events = ToMany(resource_type="events")
     _retry = serializers.BooleanField(write_only=True, required=False)
     _abort = serializers.BooleanField(write_only=True, required=False)
+    # On create: answer the copy's plan (what it would do now) and create nothing.
+    _plan = serializers.BooleanField(write_only=True, required=False)
 
     class Meta:
         model = OrderCopy
@@ -50,6 +53,7 @@ class OrderCopySerializer(TaggableSerializer):
             "events",
             *TRIGGERS,
             *TAG_FIELDS,
+            "_plan",
         ]
         read_only_fields = [
             "status",
@@ -111,6 +115,20 @@ class OrderCopyViewSet(TaggableViewSet):
 
     def base_queryset(self, *, mode: str) -> QuerySet[OrderCopy]:
         return selectors.order_copy_list(mode=mode)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """With `_plan: true`, the copy's plan in `meta.plan` (200) and nothing written."""
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if not data.get("_plan"):
+            return super().create(request, *args, **kwargs)
+        plan = services.order_copy_plan(
+            source_order=data["source_order"],
+            mode=self.grant.mode,
+            options=CopyOptions(**{name: data[name] for name in OrderCopy.OPTIONS if name in data}),
+        )
+        return Response({"data": None, "meta": {"plan": plan}}, status=status.HTTP_200_OK)
 
     def perform_create(self, serializer: OrderCopySerializer) -> None:  # type: ignore[override]
         data = serializer.validated_data

@@ -334,3 +334,36 @@ def test_a_refused_trigger_leaves_the_changes_sent_with_it_unsaved(api, complete
     document = patch_document("order_copies", completed_copy.pk, reference="new", _retry=True)
     assert_error(api.patch(url(completed_copy), document), 422, "VALIDATION_ERROR")
     assert fresh_copy(completed_copy).reference == ""
+
+
+def test_create_with_plan_answers_the_plan_and_writes_nothing(api, make_order):
+    source = make_order(lines=2)
+    line = source.line_items.filter(item_type="skus").first()
+    line.sku.stock_quantity = 0
+    line.sku.save()
+    copies_before, events_before = OrderCopy.objects.count(), Event.objects.count()
+
+    response = api.post("/api/order_copies", copy_document(source.pk, _plan=True, skip_errors=True))
+
+    assert response.status_code == 200, response.content
+    document = response.json()
+    assert document["data"] is None
+    plan = document["meta"]["plan"]
+    assert plan["status"] == "completed"
+    assert plan["errors_log"] == {"line_items": [f"SKU {line.sku.code} is out of stock"]}
+    assert plan["options"]["skip_errors"] is True
+    outcomes = sorted(line["outcome"] for line in plan["line_items"])
+    assert outcomes == ["copied", "left_out"]
+    assert plan["target_order"]["status"] == "pending"
+    assert (OrderCopy.objects.count(), Event.objects.count()) == (copies_before, events_before)
+    assert not DBTaskResult.objects.exists()
+
+
+def test_a_plan_of_an_order_of_another_mode_is_refused_like_the_copy(api, make_order):
+    from tests import factories
+
+    other = factories.OrderFactory(mode="live")
+    planned = api.post("/api/order_copies", copy_document(other.pk, _plan=True))
+    copied = api.post("/api/order_copies", copy_document(other.pk))
+    assert planned.status_code == copied.status_code >= 400, planned.content
+    assert planned.json()["errors"] == copied.json()["errors"]

@@ -63,9 +63,9 @@ def trigger(
 
 
 def jobs_of(order_copy: OrderCopy) -> int:
-    return DBTaskResult.objects.filter(
-        task_path=EXECUTE_TASK, args_kwargs__args__0=order_copy.pk
-    ).count()
+    """The jobs that carry the copy (a job carries a batch of copy ids)."""
+    jobs = DBTaskResult.objects.filter(task_path=EXECUTE_TASK)
+    return sum(order_copy.pk in args for args in jobs.values_list("args_kwargs__args", flat=True))
 
 
 def action_names(response: Any) -> set[str]:

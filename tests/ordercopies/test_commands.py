@@ -199,15 +199,19 @@ def test_copy_orders_json_dry_run_lists_the_problems_and_changes_nothing(make_or
 
     assert status == 0
     assert document["dry_run"] is True
-    assert document["orders"] == [
-        {
-            "id": order.pk,
-            "number": order.number,
-            "status": "placed",
-            "market": "eu",
-            "problems": [f"SKU {sku_code} is out of stock"],
-        }
-    ]
+    (entry,) = document["orders"]
+    plan = entry.pop("plan")
+    assert entry == {
+        "id": order.pk,
+        "number": order.number,
+        "status": "placed",
+        "market": "eu",
+        "problems": [f"SKU {sku_code} is out of stock"],
+    }
+    assert (plan["status"], plan["errors_log"]) == (
+        "failed",
+        {"line_items": [f"SKU {sku_code} is out of stock"]},
+    )
     assert not OrderCopy.objects.exists()
 
 

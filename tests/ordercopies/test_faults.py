@@ -298,7 +298,7 @@ def test_a_sweep_killed_mid_sweep_does_not_stop_recovery(postgres, make_order, w
     # The killed worker's job row was closed, not left RUNNING (prune can remove it).
     jobs = DBTaskResult.objects.filter(task_path=EXECUTE_TASK_PATH, args_kwargs__args=[copy.pk])
     assert sorted(jobs.values_list("status", flat=True)) == ["FAILED", "SUCCESSFUL"]
-    assert jobs.get(status="FAILED").exception_class_path == "ordercopies.services.WorkerLost"
+    assert jobs.get(status="FAILED").exception_class_path == "ordercopies.exceptions.WorkerLost"
     _assert_invariants([copy.pk], before=before, lines=3)
     print(f"\nA: 1 copy, 2 workers killed (mid-copy, mid-sweep), recovered in {_since(started)}")
 
@@ -322,11 +322,17 @@ def test_sweeps_every_2s_never_take_work_from_three_workers(
     assert statuses == {"completed": 300}
     assert set(OrderCopy.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {1}
     assert not Event.objects.filter(resource_id__in=ids, name="order_copies.recover").exists()
+    # Each job carries a batch of ORDER_COPY_BATCH_SIZE copies and answers their end statuses.
     jobs = DBTaskResult.objects.filter(task_path=EXECUTE_TASK_PATH, args_kwargs__args__0__in=ids)
-    assert jobs.count() == 300
-    assert Counter(jobs.values_list("status", "return_value")) == {("SUCCESSFUL", "completed"): 300}
+    carried = sorted(i for args in jobs.values_list("args_kwargs__args", flat=True) for i in args)
+    assert carried == sorted(ids)
+    assert set(jobs.values_list("status", flat=True)) == {"SUCCESSFUL"}
+    ended: Counter[str] = Counter()
+    for counts in jobs.values_list("return_value", flat=True):
+        ended.update(counts)
+    assert ended == {"completed": 300}
     reports = [worker.report() for worker in batch]
-    assert sum(report["jobs"] for report in reports) == 300
+    assert sum(report["jobs"] for report in reports) == jobs.count()
     assert [report["idle"] for report in reports] == [0, 0, 0]
     assert all(report["sweeps"] >= 1 for report in reports)
     print(

@@ -26,6 +26,7 @@ from ordercopies.exceptions import (
     SourceOrderNotFound,
 )
 from ordercopies.models import OrderCopy
+from ordercopies.services import running
 from ordercopies.signals import order_copy_ended
 from orders import services as order_services
 from orders.models import Address, Coupon, LineItem, Order, PaymentSource, Promotion, Sku, SkuPrice
@@ -35,12 +36,12 @@ from tests import factories
 Status = OrderCopy.Status
 EXECUTE_TASK = "ordercopies.tasks.order_copy_execute_task"
 # A copy that places its target with a coupon, inside the test's transaction: claim (savepoint,
-# select, update, event, release: 5), lock the copy (savepoint, select: 2), the copy's savepoint
-# (1), load the source (2), number, addresses, wallet, coupon, prices (5), order, lines, event (3),
-# placement (savepoint, lock order, lock SKUs, lines, lock coupon, stock, coupon usage, order,
-# event, release: 10), release the copy's savepoint (1), complete (update, event, release: 3).
-# Each of its 4 events also looks for the webhooks listening to it (the outbox: 4).
-EXPECTED_COPY_QUERIES = 36
+# lock, update, events, release: 5); run (savepoint, lock the copies, the engine's savepoint: 3),
+# load (sources, lines, SKUs locked, prices, wallet, coupons locked: 6), write (numbers,
+# addresses, orders, lines, stock, coupon usage, copies' ends, events: 8), releases (2). The same
+# for a batch of any size (tests/ordercopies/test_engine.py). Each of the two event writes also
+# looks for the webhooks listening (the outbox: 2).
+EXPECTED_COPY_QUERIES = 26
 
 
 def fresh(order_copy: OrderCopy) -> OrderCopy:
@@ -979,13 +980,13 @@ def test_an_unexpected_error_fails_the_copy_with_an_incident_id_and_leaves_nothi
     make_order, monkeypatch, caplog
 ):
     source = make_order()
-    real_create = services.target_order_create
+    real_run = running.copies_run
 
-    def create_then_crash(**kwargs: Any) -> Any:
-        real_create(**kwargs)  # the target is written before the crash, and must not remain
+    def create_then_crash(*args: Any, **kwargs: Any) -> Any:
+        real_run(*args, **kwargs)  # the target is written before the crash, and must not remain
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(services, "target_order_create", create_then_crash)
+    monkeypatch.setattr(running, "copies_run", create_then_crash)
     order_copy = services.order_copy_create(source_order=source, mode="test")
     counts_before = (Order.objects.count(), LineItem.objects.count(), Address.objects.count())
 
@@ -1019,10 +1020,10 @@ def test_an_unexpected_error_fails_the_copy_inside_a_callers_transaction(make_or
     # holding a transaction (an atomic request, a wrapping service) would.
     source = make_order()
 
-    def crash(**kwargs: Any) -> Any:
+    def crash(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(services, "target_order_create", crash)
+    monkeypatch.setattr(running, "copies_run", crash)
     order_copy = services.order_copy_create(source_order=source, mode="test")
 
     services.order_copy_execute(order_copy_id=order_copy.pk)
@@ -1033,17 +1034,17 @@ def test_an_unexpected_error_fails_the_copy_inside_a_callers_transaction(make_or
 @pytest.mark.django_db(transaction=True)
 def test_a_transient_database_error_is_retried_and_the_copy_completes(make_order, monkeypatch):
     source = make_order()
-    real_create = services.target_order_create
+    real_run = running.copies_run
     calls = []
 
-    def flaky_create(**kwargs: Any) -> Any:
+    def flaky_create(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         if len(calls) == 1:
-            real_create(**kwargs)
+            real_run(*args, **kwargs)
             raise OperationalError("server closed the connection unexpectedly")
-        return real_create(**kwargs)
+        return real_run(*args, **kwargs)
 
-    monkeypatch.setattr(services, "target_order_create", flaky_create)
+    monkeypatch.setattr(running, "copies_run", flaky_create)
     monkeypatch.setattr(services.time, "sleep", lambda seconds: None)
     order_copy = services.order_copy_create(source_order=source, mode="test")
     orders_before = Order.objects.count()
@@ -1064,11 +1065,11 @@ def test_a_persisting_database_error_fails_the_copy_after_the_retries(
     source = make_order()
     calls = []
 
-    def broken_create(**kwargs: Any) -> Any:
+    def broken_create(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         raise OperationalError("could not connect to server")
 
-    monkeypatch.setattr(services, "target_order_create", broken_create)
+    monkeypatch.setattr(running, "copies_run", broken_create)
     monkeypatch.setattr(services.time, "sleep", lambda seconds: None)
     order_copy = services.order_copy_create(source_order=source, mode="test")
 
@@ -1318,7 +1319,10 @@ def test_a_claimed_copy_of_a_live_worker_is_not_lost_until_the_worker_dies(postg
     # The worker's connection is gone: so is its lock, and the copy is lost.
     assert services.order_copy_recover_lost() == {"requeued": [order_copy.pk], "aborted": []}
     dead = DBTaskResult.objects.get(pk=job.pk)
-    assert (dead.status, dead.exception_class_path) == ("FAILED", "ordercopies.services.WorkerLost")
+    assert (dead.status, dead.exception_class_path) == (
+        "FAILED",
+        "ordercopies.exceptions.WorkerLost",
+    )
     assert fresh(order_copy).status == Status.PENDING
     assert services.order_copy_execute(order_copy_id=order_copy.pk).status == Status.COMPLETED
 

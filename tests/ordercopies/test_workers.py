@@ -147,3 +147,54 @@ def test_a_running_copy_is_not_taken_by_the_recovery_sweep(postgres, make_order)
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
+
+
+def test_worker_killed_mid_batch_has_every_copy_of_the_batch_recovered_and_completed_once(
+    postgres, make_order
+):
+    sources = [make_order(lines=2, place=True) for _ in range(5)]
+    copies = services.order_copy_create_many(
+        source_orders=sources, mode="test", cancel_source_order=True
+    )
+    ids = [copy.pk for copy in copies]
+    counts_before = (Order.objects.count(), LineItem.objects.count(), Address.objects.count())
+
+    # One job carries the five copies. Holding one source's row lock from another connection
+    # stops the worker inside the batch's transaction, all five claimed and locked.
+    with psycopg.connect(_database_url().replace("postgres://", "postgresql://")) as blocker:
+        blocker.execute("SELECT id FROM orders_order WHERE id = %s FOR UPDATE", [sources[2].pk])
+        worker = _worker(batch=False)
+        _wait_for_lock_waiter("orders_order")
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+        blocker.rollback()
+
+    in_flight = OrderCopy.objects.filter(pk__in=ids)
+    assert set(in_flight.values_list("status", "attempts")) == {(OrderCopy.Status.IN_PROGRESS, 1)}
+    assert (Order.objects.count(), LineItem.objects.count(), Address.objects.count()) == (
+        counts_before
+    )
+
+    recovered = services.order_copy_recover_lost()
+    assert sorted(recovered["requeued"]) == sorted(ids) and recovered["aborted"] == []
+    _finish([_worker()])
+
+    ended = OrderCopy.objects.filter(pk__in=ids)
+    assert set(ended.values_list("status", "attempts")) == {(OrderCopy.Status.COMPLETED, 2)}
+    assert Order.objects.count() == counts_before[0] + 5
+    assert set(
+        Order.objects.filter(pk__in=[s.pk for s in sources]).values_list("status", flat=True)
+    ) == {Order.Status.CANCELLED}
+    for copy_id in ids:
+        names = list(
+            Event.objects.filter(resource_id=copy_id)
+            .order_by("created_at")
+            .values_list("name", flat=True)
+        )
+        assert names == [
+            "order_copies.create",
+            "order_copies.start",
+            "order_copies.recover",
+            "order_copies.start",
+            "order_copies.complete",
+        ]

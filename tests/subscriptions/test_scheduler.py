@@ -185,3 +185,28 @@ def test_run_subscriptions_loop_runs_until_sigterm(postgres, make_subscription):
         output = scheduler.communicate(timeout=30)[0].decode()
     assert scheduler.returncode == 0, output
     assert output.rstrip().endswith("Scheduler stopped.")
+
+
+def test_a_pass_starts_every_due_run_and_queues_their_copies_in_batched_jobs(
+    make_subscription, settings
+):
+    from django_tasks_db.models import DBTaskResult
+
+    from ordercopies.tasks import EXECUTE_TASK_PATH
+
+    settings.ORDER_COPY_BATCH_SIZE = 4
+    due = [make_subscription() for _ in range(10)]
+    for subscription in due:
+        make_due(subscription)
+    jobs_before = DBTaskResult.objects.filter(task_path=EXECUTE_TASK_PATH).count()
+
+    report = services.order_subscription_run_due()
+
+    assert sorted(report.started) == sorted(subscription.pk for subscription in due)
+    jobs = DBTaskResult.objects.filter(task_path=EXECUTE_TASK_PATH)
+    assert jobs.count() - jobs_before == 3  # 4 + 4 + 2 copies
+    runs = SubscriptionRun.objects.filter(subscription__in=due, trigger="schedule")
+    copies = set(runs.values_list("order_copy_id", flat=True))
+    assert len(copies) == 10
+    carried = {i for args in jobs.values_list("args_kwargs__args", flat=True) for i in args}
+    assert copies <= carried

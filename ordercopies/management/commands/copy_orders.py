@@ -12,6 +12,7 @@ from core.models import Mode
 from ordercopies import selectors, services
 from ordercopies.exceptions import OrderCopyError
 from ordercopies.models import OrderCopy
+from ordercopies.options import CopyOptions
 from ordercopies.progress import CopiesCommand, copies_counted, counted
 from orders.models import Order
 
@@ -108,9 +109,9 @@ class Command(CopiesCommand):
         )
         self.add_running_arguments(
             parser,
-            dry_run_help="list the orders that would be copied with the problems already "
-            "visible (out-of-stock SKUs, invalid coupons, payment sources outside the wallet); "
-            "change nothing",
+            dry_run_help="list the orders that would be copied with what their copies would "
+            "record, by the copy's own checks (out-of-stock SKUs, invalid coupons, refused "
+            "placements; payment sources outside the wallet); change nothing",
         )
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -167,18 +168,26 @@ class Command(CopiesCommand):
         return orders
 
     def preview(self, orders: list[Order], copy_options: dict[str, bool], *, mode: str) -> None:
-        problems = selectors.copy_problems(
-            orders=orders,
-            reuse_wallet=copy_options["reuse_wallet"],
-            ignore_invalid_coupon=copy_options["ignore_invalid_coupon"],
+        # The copies' own plan (the engine's checks, nothing written), as one batch would run.
+        plans = services.order_copy_plan_many(
+            source_orders=orders, mode=mode, options=CopyOptions(**copy_options)
         )
+        planned = dict(zip((order.pk for order in orders), plans, strict=True))
+        problems = {
+            order.pk: found
+            for order, plan in zip(orders, plans, strict=True)
+            if (found := _plan_problems(order, plan))
+        }
         if self.json_output:
             self.print_json(
                 {
                     "command": "copy_orders",
                     "mode": mode,
                     "dry_run": True,
-                    "orders": [_previewed(order, problems.get(order.pk, [])) for order in orders],
+                    "orders": [
+                        _previewed(order, problems.get(order.pk, []), planned[order.pk])
+                        for order in orders
+                    ],
                     "exit_status": 0,
                 }
             )
@@ -230,11 +239,21 @@ def _add_selection_arguments(chosen: Any) -> None:
     )
 
 
-def _previewed(order: Order, problems: list[str]) -> dict[str, Any]:
+def _plan_problems(order: Order, plan: dict[str, Any]) -> list[str]:
+    """The errors the copy would record, and a payment source it would not carry over."""
+    found = [message for messages in plan["errors_log"].values() for message in messages]
+    wallet_dropped = plan["options"]["reuse_wallet"] and order.payment_source_id
+    if wallet_dropped and plan["payment"]["payment_source"] is None:
+        found.append("the payment source is not in the customer's wallet: it will not be copied")
+    return found
+
+
+def _previewed(order: Order, problems: list[str], plan: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": order.pk,
         "number": order.number,
         "status": order.status,
         "market": order.market.code,
         "problems": problems,
+        "plan": plan,
     }
