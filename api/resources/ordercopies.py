@@ -7,12 +7,24 @@ from rest_framework.response import Response
 
 from api.relations import ToMany, ToOne
 from api.serializers import COMMON_FIELDS, ResourceSerializer
+from api.triggers import Trigger, triggers_run
 from api.views import ResourceViewSet, actor_of
 from ordercopies import selectors, services
 from ordercopies.models import OrderCopy
 from orders.models import Order
 
-TRIGGERS = ("_retry", "_abort")
+
+def copy_action(service: Any) -> Trigger:
+    """A trigger that runs `service(order_copy=..., actor=...)`."""
+    return Trigger(
+        lambda view, order_copy, value: service(order_copy=order_copy, actor=actor_of(view.request))
+    )
+
+
+TRIGGERS = {
+    "_retry": copy_action(services.order_copy_retry),
+    "_abort": copy_action(services.order_copy_abort),
+}
 
 
 class OrderCopySerializer(ResourceSerializer):
@@ -27,8 +39,6 @@ class OrderCopySerializer(ResourceSerializer):
     target_order = ToOne(resource_type="orders", read_only=True)
     order_subscription = ToOne(resource_type="order_subscriptions", read_only=True)
     events = ToMany(resource_type="events")
-    _retry = serializers.BooleanField(write_only=True, required=False)
-    _abort = serializers.BooleanField(write_only=True, required=False)
 
     class Meta:
         model = OrderCopy
@@ -47,7 +57,6 @@ class OrderCopySerializer(ResourceSerializer):
             "target_order",
             "order_subscription",
             "events",
-            *TRIGGERS,
         ]
         read_only_fields = [
             "status",
@@ -59,7 +68,7 @@ class OrderCopySerializer(ResourceSerializer):
             "attempts",
         ]
 
-    triggers = TRIGGERS
+    trigger_table = TRIGGERS
     triggers_noun = "copies"
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -129,11 +138,7 @@ class OrderCopyViewSet(ResourceViewSet):
         changes = {k: data[k] for k in ("reference", "reference_origin", "metadata") if k in data}
         if changes:
             order_copy = services.order_copy_update(order_copy=order_copy, actor=actor, **changes)
-        if data.get("_retry"):
-            order_copy = services.order_copy_retry(order_copy=order_copy, actor=actor)
-        if data.get("_abort"):
-            order_copy = services.order_copy_abort(order_copy=order_copy, actor=actor)
-        serializer.instance = order_copy
+        serializer.instance = triggers_run(view=self, instance=order_copy, data=data)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.order_copy_delete(order_copy=self.get_object(), actor=actor_of(request))

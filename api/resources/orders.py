@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from api.relations import ToMany, ToOne
 from api.serializers import COMMON_FIELDS, ResourceSerializer
+from api.triggers import Trigger, triggers_run
 from api.views import ResourceViewSet, actor_of
 from orders import selectors, services
 from orders.models import (
@@ -38,7 +39,27 @@ AMOUNTS = (
     "total_tax_amount",
     "total_amount",
 )
-ORDER_TRIGGERS = ("_place", "_cancel", "_approve", "_archive", "_unarchive")
+
+
+def order_action(service: Any) -> Trigger:
+    """A trigger that runs `service(order=..., actor=...)`."""
+    return Trigger(lambda view, order, value: service(order=order, actor=actor_of(view.request)))
+
+
+def _place(view: Any, order: Order, value: Any) -> Order:
+    # A sales channel places only an order paid with a source it created (see the service).
+    return services.order_place(
+        order=order, actor=actor_of(view.request), sales_channel=view.sales_channel
+    )
+
+
+ORDER_TRIGGERS = {
+    "_place": Trigger(_place),
+    "_cancel": order_action(services.order_cancel),
+    "_approve": order_action(services.order_approve),
+    "_archive": order_action(services.order_archive),
+    "_unarchive": order_action(services.order_unarchive),
+}
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -248,11 +269,6 @@ class OrderSerializer(OrderAmounts):  # type: ignore[valid-type, misc]
     order_subscriptions = ToMany(resource_type="order_subscriptions")
     order_subscription = SubscriptionOfOrder(resource_type="order_subscriptions", read_only=True)
     events = ToMany(resource_type="events")
-    _place = serializers.BooleanField(write_only=True, required=False)
-    _cancel = serializers.BooleanField(write_only=True, required=False)
-    _approve = serializers.BooleanField(write_only=True, required=False)
-    _archive = serializers.BooleanField(write_only=True, required=False)
-    _unarchive = serializers.BooleanField(write_only=True, required=False)
 
     class Meta:
         model = Order
@@ -288,11 +304,10 @@ class OrderSerializer(OrderAmounts):  # type: ignore[valid-type, misc]
             "order_subscriptions",
             "order_subscription",
             "events",
-            *ORDER_TRIGGERS,
         ]
         read_only_fields = ["number", "status", "payment_status", "fulfillment_status"]
 
-    triggers = ORDER_TRIGGERS
+    trigger_table = ORDER_TRIGGERS
     triggers_noun = "orders"
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -395,25 +410,11 @@ class OrderViewSet(ResourceViewSet):
             order = services.order_update(
                 order=order, actor=actor, sales_channel=self.sales_channel, **changes
             )
-        if data.get("_place"):
-            order = services.order_place(order=order, actor=actor, sales_channel=self.sales_channel)
-        for trigger, action in ORDER_ACTIONS.items():
-            if data.get(trigger):
-                order = action(order=order, actor=actor)
-        serializer.instance = order
+        serializer.instance = triggers_run(view=self, instance=order, data=data)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.order_delete(order=self.get_object(), actor=actor_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-# The triggers but `_place` (which takes the caller: see OrderViewSet.perform_update).
-ORDER_ACTIONS = {
-    "_cancel": services.order_cancel,
-    "_approve": services.order_approve,
-    "_archive": services.order_archive,
-    "_unarchive": services.order_unarchive,
-}
 
 
 class LineItemViewSet(ResourceViewSet):

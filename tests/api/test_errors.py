@@ -201,10 +201,12 @@ def test_deleting_a_copy_in_progress_is_423_locked(api, in_progress_copy):
     assert response.json() == {
         "errors": [
             {
-                "title": "Locked",
-                "detail": "a copy in progress cannot be deleted; wait for it to end",
+                "title": "a copy in progress cannot be deleted; wait for it to end",
+                "detail": "status - a copy in progress cannot be deleted; wait for it to end",
                 "code": "LOCKED",
                 "status": "423",
+                "source": {"pointer": "/data/attributes/status"},
+                "meta": {"error": "invalid"},
             }
         ]
     }
@@ -343,10 +345,17 @@ def test_a_malformed_document_is_400_invalid_resource(api, no_raise, body):
     assert not OrderCopy.objects.exists()
 
 
-@pytest.mark.parametrize(
-    "resource_type", ["orders", "order_copy", "ORDER_COPIES", "", None, 3, ["order_copies"]]
-)
-def test_a_document_of_the_wrong_type_is_400(api, make_order, resource_type):
+@pytest.mark.parametrize("resource_type", ["orders", "order_copy", "ORDER_COPIES"])
+def test_a_document_of_another_type_is_409(api, make_order, resource_type):
+    order = make_order()
+    document = {"data": {"type": resource_type, "relationships": source_relationship(order.pk)}}
+    error = assert_error(api.post("/api/order_copies", document), 409, "CONFLICT")
+    assert resource_type in error["detail"]
+    assert not OrderCopy.objects.exists()
+
+
+@pytest.mark.parametrize("resource_type", ["", None, 3, ["order_copies"]])
+def test_a_document_without_a_type_is_400(api, make_order, resource_type):
     order = make_order()
     document = {"data": {"type": resource_type, "relationships": source_relationship(order.pk)}}
     assert_error(api.post("/api/order_copies", document), 400, "INVALID_RESOURCE")
@@ -355,7 +364,7 @@ def test_a_document_of_the_wrong_type_is_400(api, make_order, resource_type):
     assert not OrderCopy.objects.exists()
 
 
-def test_a_linkage_of_the_wrong_type_is_400(api, make_order):
+def test_a_linkage_of_the_wrong_type_is_409(api, make_order):
     order = make_order()
     document = {
         "data": {
@@ -363,8 +372,8 @@ def test_a_linkage_of_the_wrong_type_is_400(api, make_order):
             "relationships": {"source_order": {"data": {"type": "markets", "id": order.pk}}},
         }
     }
-    error = assert_error(api.post("/api/order_copies", document), 400, "INVALID_RESOURCE")
-    assert "orders" in error["detail"]
+    error = assert_error(api.post("/api/order_copies", document), 409, "CONFLICT")
+    assert "Expected orders, received markets" in error["detail"]
 
 
 def test_a_to_many_linkage_on_a_to_one_relationship_is_422(api, make_order):
@@ -379,15 +388,15 @@ def test_a_to_many_linkage_on_a_to_one_relationship_is_422(api, make_order):
     assert_error(response, 422, "VALIDATION_ERROR", pointer="/data/relationships/source_order")
 
 
-def test_a_patch_without_an_id_or_with_another_id_is_400(api, make_order, make_copy):
+def test_a_patch_without_an_id_is_400_and_with_another_id_or_type_409(api, make_order, make_copy):
     order_copy = make_copy(make_order())
     url = f"/api/order_copies/{order_copy.pk}"
     without_id = {"data": {"type": "order_copies", "attributes": {"reference": "x"}}}
     assert_error(api.patch(url, without_id), 400, "INVALID_RESOURCE")
     other_id = patch_document("order_copies", "OtherId000", reference="x")
-    assert_error(api.patch(url, other_id), 400, "INVALID_RESOURCE")
+    assert_error(api.patch(url, other_id), 409, "CONFLICT")
     wrong_type = patch_document("orders", order_copy.pk, reference="x")
-    assert_error(api.patch(url, wrong_type), 400, "INVALID_RESOURCE")
+    assert_error(api.patch(url, wrong_type), 409, "CONFLICT")
     assert OrderCopy.objects.get(pk=order_copy.pk).reference == ""
 
 

@@ -114,7 +114,7 @@ test('a refused trigger surfaces as ApiError 422 with the reason', async () => {
   await assert.rejects(cl.orders._place(PENDING_ORDER_ID), (error) => {
     assert.ok(CommerceLayerStatic.isApiError(error))
     assert.equal(error.status, 422)
-    assert.equal(error.errors[0].code, 'VALIDATION_ERROR')
+    assert.equal(error.errors[0].code, 'ORDER_NOT_PLACEABLE')
     assert.match(error.errors[0].detail, /cannot transition from cancelled to placed/)
     return true
   })
@@ -163,7 +163,7 @@ test('order subscriptions: create, read, triggers, related endpoints', async () 
   assert.deepEqual(Array.from(subs, (s) => s.id), [created.id])
   await assert.rejects(cl.order_subscriptions._deactivate(created.id), (error) => {
     assert.equal(error.status, 422)
-    assert.equal(error.errors[0].code, 'VALIDATION_ERROR')
+    assert.equal(error.errors[0].code, 'SUBSCRIPTION_TRANSITION_REFUSED')
     return true
   })
   const cancelled = await cl.order_subscriptions._cancel(created.id)
