@@ -14,6 +14,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework_json_api.exceptions import Conflict
 
+from api.tracing import current_trace_id
 from core.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,9 @@ def error_object(
     }
     if pointer is not None:
         error["source"] = {"pointer": pointer}
+    trace = current_trace_id()
+    if trace is not None:
+        meta["trace_id"] = trace
     if meta:
         error["meta"] = meta
     return error

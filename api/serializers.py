@@ -165,13 +165,13 @@ class ResourceSerializer(jsonapi.ModelSerializer):
         return _relationship_names_of(cls)  # type: ignore[arg-type]
 
 
-def _datetime(value: Any) -> str:
-    # What DRF's DateTimeField gives with USE_TZ and TIME_ZONE=UTC.
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+def timestamp(value: Any) -> str:
+    # UTC with milliseconds, as Commerce Layer writes them: 2026-01-02T03:04:05.678Z.
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 SIMPLE_CONVERTERS: list[tuple[type[Any], Any]] = [
-    (serializers.DateTimeField, _datetime),
+    (serializers.DateTimeField, timestamp),
     (serializers.BooleanField, bool),
     (serializers.IntegerField, int),
     (serializers.CharField, str),

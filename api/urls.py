@@ -11,6 +11,7 @@ from api.exceptions import error_object
 from api.resources import orders as orders_api
 from api.resources.events import EventViewSet
 from api.resources.ordercopies import OrderCopyViewSet
+from api.resources.singletons import ApplicationView, OrganizationView
 from api.resources.subscriptions import OrderSubscriptionViewSet
 from api.views import ResourceViewSet
 
@@ -63,6 +64,8 @@ def not_found(request: HttpRequest, path: str) -> JsonResponse:
 urlpatterns = [
     path("openapi.json", SchemaView.as_view(), name="openapi"),
     path("docs/", SwaggerDocsView.as_view(), name="api-docs"),
+    path("organization", OrganizationView.as_view(), name="organization"),
+    path("application", ApplicationView.as_view(), name="application"),
     *router.urls,
     *related_routes,
     re_path(r"^(?P<path>.*)$", not_found),

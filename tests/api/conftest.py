@@ -120,6 +120,18 @@ def patch_document(resource_type: str, pk: str, **attributes: Any) -> dict[str, 
     return {"data": {"type": resource_type, "id": pk, "attributes": attributes}}
 
 
+def untraced(response: Any) -> dict[str, Any]:
+    """The response's document with each error's `meta.trace_id` checked (the X-Trace-Id of
+    the answer) and taken out, for comparing documents whole."""
+    body = json.loads(response.content)
+    for error in body.get("errors", []):
+        meta = error.get("meta", {})
+        assert meta.pop("trace_id") == response["X-Trace-Id"], error
+        if not meta:
+            error.pop("meta")
+    return body
+
+
 def assert_error(
     response: Any, status: int, code: str, *, pointer: str | None = None
 ) -> dict[str, Any]:
@@ -130,6 +142,7 @@ def assert_error(
     body = response.json()
     assert list(body) == ["errors"]
     assert body["errors"], "an error document lists at least one error"
+    assert all(e["meta"]["trace_id"] == response["X-Trace-Id"] for e in body["errors"])
     for error in body["errors"]:
         assert {"title", "detail", "code", "status"} <= set(error) <= ERROR_MEMBERS
         assert all(isinstance(error[k], str) and error[k] for k in ("title", "detail", "code"))

@@ -59,7 +59,7 @@ def test_create_answers_201_with_a_pending_copy_and_default_options(api, make_or
     )
     assert resource["relationships"]["source_order"]["data"] == {"type": "orders", "id": source.pk}
     assert resource["relationships"]["target_order"]["data"] is None
-    assert resource["meta"] == {"mode": "test"}
+    assert resource["meta"]["mode"] == "test"
     stored = OrderCopy.objects.get(pk=resource["id"])
     assert (stored.status, stored.mode, stored.source_order_id) == ("pending", "test", source.pk)
 

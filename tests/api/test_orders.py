@@ -75,7 +75,7 @@ def test_an_address_is_created_in_the_caller_s_mode(api):
     resource = response.json()["data"]
     assert resource["type"] == "addresses"
     assert resource["attributes"]["company"] == "ACME"
-    assert resource["meta"] == {"mode": "test"}
+    assert resource["meta"]["mode"] == "test"
     assert Address.objects.get(pk=resource["id"]).mode == "test"
 
 

@@ -83,9 +83,10 @@ async function raw (url) {
 
 // What a write may have changed: the resource as read, and the events recorded for it.
 async function state (type, id) {
-  const resource = await raw(`/api/${type}/${id}`)
+  const resource = (await raw(`/api/${type}/${id}`))?.data ?? null
   const events = await raw(`/api/events?filter[q][resource_id_eq]=${id}&page[size]=1`)
-  return JSON.stringify([resource?.data ?? null, events?.meta?.record_count ?? null])
+  if (resource) delete resource.meta.trace_id // the request's, not the resource's
+  return JSON.stringify([resource, events?.meta?.record_count ?? null])
 }
 
 async function call (type, method) {
