@@ -25,6 +25,7 @@ RESOURCES: dict[str, type[ResourceViewSet]] = {
     "addresses": orders_api.AddressViewSet,
     "payment_methods": orders_api.PaymentMethodViewSet,
     "payment_sources": orders_api.PaymentSourceViewSet,
+    "stripe_payments": orders_api.StripePaymentViewSet,
     "customer_payment_sources": orders_api.CustomerPaymentSourceViewSet,
     "coupons": orders_api.CouponViewSet,
     "promotions": orders_api.PromotionViewSet,

@@ -44,3 +44,7 @@ class AddressInUse(OrderError):
     code = "ADDRESS_IN_USE"
     status = 423
     key = "base"
+
+
+class CustomerHasOrders(OrderError):
+    code = "CUSTOMER_HAS_ORDERS"

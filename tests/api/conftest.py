@@ -265,6 +265,7 @@ def world(make_order: Callable[..., Order], make_copy: Callable[..., OrderCopy])
         "addresses": order.shipping_address,
         "payment_methods": order.payment_method,
         "payment_sources": order.payment_source,
+        "stripe_payments": order.payment_source,  # the factories' sources are stripe_payments
         "customer_payment_sources": order.payment_source.wallet_entry,
         "coupons": factories.CouponFactory(promotion=promotion, mode="test"),
         "promotions": promotion,

@@ -183,7 +183,7 @@ def test_writes_to_an_unknown_record_are_404(api):
         ("patch", "/api/events/{event}"),
         ("delete", "/api/events/{event}"),
         ("post", "/api/markets"),
-        ("delete", "/api/addresses/{address}"),
+        ("post", "/api/addresses/{address}"),
         ("post", "/api/order_copies/{copy}/source_order"),
         ("delete", "/api/order_copies/{copy}/relationships/source_order"),
         ("patch", "/api/orders/{order}/relationships/line_items"),

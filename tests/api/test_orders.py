@@ -240,7 +240,10 @@ def test_update_a_line_item_s_quantity(api, draft, make_sku):
 
 @pytest.mark.parametrize(
     ("attributes", "pointer"),
-    [({"quantity": 0}, "/data/attributes/quantity"), ({"sku_code": "OTHER"}, "/data")],
+    [
+        ({"quantity": 0}, "/data/attributes/quantity"),
+        ({"sku_code": "OTHER"}, "/data/attributes/sku_code"),
+    ],
 )
 def test_a_line_item_update_other_than_a_positive_quantity_is_422(
     api, draft, make_sku, attributes, pointer

@@ -41,6 +41,7 @@ def test_the_commerce_layer_sdk_works_against_our_api(sdk_installed, live_server
         "TOKEN": str(token),
         "SOURCE_ORDER_ID": source.pk,
         "PENDING_ORDER_ID": pending.pk,
+        "PLACEABLE_ORDER_ID": make_order().pk,
     }
     result = subprocess.run(
         ["node", "--test", "--test-reporter=spec", "contract.test.mjs"],
