@@ -10,13 +10,14 @@ from api.docs import SchemaView, SwaggerDocsView
 from api.exceptions import error_object
 from api.resources import orders as orders_api
 from api.resources.events import EventViewSet
-from api.resources.ordercopies import OrderCopyViewSet
+from api.resources.ordercopies import OrderCopyViewSet, OrderFactoryViewSet
 from api.resources.singletons import ApplicationView, OrganizationView
 from api.resources.subscriptions import OrderSubscriptionViewSet
 from api.views import ResourceViewSet
 
 RESOURCES: dict[str, type[ResourceViewSet]] = {
     "order_copies": OrderCopyViewSet,
+    "order_factories": OrderFactoryViewSet,
     "orders": orders_api.OrderViewSet,
     "line_items": orders_api.LineItemViewSet,
     "markets": orders_api.MarketViewSet,

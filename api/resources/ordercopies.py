@@ -143,3 +143,48 @@ class OrderCopyViewSet(ResourceViewSet):
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.order_copy_delete(order_copy=self.get_object(), actor=actor_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class OrderFactorySerializer(ResourceSerializer):
+    """Commerce Layer's `order_factories`: the read-only view of the copies that make orders
+    (here only order copies), as the SDK reads a subscription's `order_factories`."""
+
+    included_serializers = {
+        "source_order": "api.resources.orders.OrderSerializer",
+        "target_order": "api.resources.orders.OrderSerializer",
+    }
+    related_serializers = {"events": "api.resources.events.EventSerializer"}
+
+    source_order = ToOne(resource_type="orders", read_only=True)
+    target_order = ToOne(resource_type="orders", read_only=True)
+    events = ToMany(resource_type="events")
+
+    class Meta:
+        model = OrderCopy
+        resource_name = "order_factories"
+        fields = [
+            *COMMON_FIELDS,
+            "status",
+            "started_at",
+            "completed_at",
+            "failed_at",
+            "errors_log",
+            "errors_count",
+            "place_target_order",
+            "reuse_wallet",
+            "source_order",
+            "target_order",
+            "events",
+        ]
+        read_only_fields = fields
+
+
+class OrderFactoryViewSet(ResourceViewSet):
+    serializer_class = OrderFactorySerializer
+    http_method_names = ["get", "head", "options"]
+    filter_fields = {n: n for n in ("id", "status", "created_at", "updated_at", "reference")}
+    sort_fields = filter_fields
+    select_for_includes = OrderCopyViewSet.select_for_includes
+
+    def base_queryset(self, *, mode: str) -> QuerySet[OrderCopy]:
+        return selectors.order_copy_list(mode=mode)

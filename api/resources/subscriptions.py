@@ -71,8 +71,8 @@ class OrderSubscriptionSerializer(ResourceSerializer):
         "order_copies": "api.resources.ordercopies.OrderCopySerializer",
     }
     related_serializers = {
-        # Commerce Layer's SDK 7 asks for the copies as `order_factories`.
-        "order_factories": "api.resources.ordercopies.OrderCopySerializer",
+        # Commerce Layer's SDK 7 asks for the copies as `order_factories`, typed so.
+        "order_factories": "api.resources.ordercopies.OrderFactorySerializer",
         "orders": "api.resources.orders.OrderSerializer",
         "events": "api.resources.events.EventSerializer",
     }
@@ -87,7 +87,7 @@ class OrderSubscriptionSerializer(ResourceSerializer):
         allow_null=True,
     )
     order_copies = ToMany(resource_type="order_copies")
-    order_factories = ToMany(resource_type="order_copies")
+    order_factories = ToMany(resource_type="order_factories")
     orders = ToMany(resource_type="orders")
     events = ToMany(resource_type="events")
 

@@ -256,6 +256,7 @@ def world(make_order: Callable[..., Order], make_copy: Callable[..., OrderCopy])
     order = make_order(lines=2)
     promotion = factories.PromotionFactory(market=order.market, mode="test", requires_coupon=True)
     subscription = order_subscription_create(source_order=order, mode="test", frequency="daily")
+    order_copy = make_copy(order)
     return {
         "orders": order,
         "line_items": order.line_items.first(),
@@ -269,7 +270,8 @@ def world(make_order: Callable[..., Order], make_copy: Callable[..., OrderCopy])
         "customer_payment_sources": order.payment_source.wallet_entry,
         "coupons": factories.CouponFactory(promotion=promotion, mode="test"),
         "promotions": promotion,
-        "order_copies": make_copy(order),
+        "order_copies": order_copy,
+        "order_factories": order_copy,  # the same copy, as Commerce Layer's order factory
         "order_subscriptions": subscription,
         "events": Event.objects.filter(resource_type="orders", resource_id=order.pk).first(),
     }

@@ -55,7 +55,13 @@ def get_counted(api, path, params=None):
 
 
 def test_the_generated_paths_cover_every_resource_and_the_cycle():
-    assert set(INCLUDING) == {"order_copies", "orders", "line_items", "order_subscriptions"}
+    assert set(INCLUDING) == {
+        "order_copies",
+        "order_factories",
+        "orders",
+        "line_items",
+        "order_subscriptions",
+    }
     assert "line_items.order.line_items" in WITHIN["orders"]
     assert all(BEYOND[t] for t in INCLUDING)
     assert sum(len(p) for p in WITHIN.values()) > 150
