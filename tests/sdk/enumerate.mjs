@@ -13,6 +13,8 @@ export const RESOURCES = [
   'order_copies', 'orders', 'order_subscriptions', 'events', 'line_items', 'addresses',
   'customers', 'customer_payment_sources', 'markets', 'skus', 'payment_methods', 'coupons',
   'promotions', 'tags',
+  // Added by issue 12 itself: the SDK's card payment source and the subscription's factories.
+  'stripe_payments', 'order_factories',
 ]
 const SKIPPED = new Set(['relationship', 'relationshipToMany', 'type', 'withAdapter'])
 
@@ -67,6 +69,7 @@ const CREATE = {
     payment_source: rel('stripe_payments', pools.payment_sources[0]),
   }),
   tags: () => ({ name: 'enumerated' }),
+  stripe_payments: () => ({ stripe_id: 'pi_enumerated', order: rel('orders', take('orders')) }),
 }
 const TRIGGER_VALUES = {
   _billing_address_clone_id: () => pools.addresses[0],
