@@ -10,11 +10,12 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DataError
 from django.http import Http404, HttpResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
+from rest_framework_json_api.exceptions import Conflict
 
+from api.tracing import current_trace_id
 from core.errors import DomainError
-from ordercopies.exceptions import CopyNotDeletable
 
 logger = logging.getLogger(__name__)
 
@@ -22,11 +23,20 @@ logger = logging.getLogger(__name__)
 class ApiError(exceptions.APIException):
     """An error with its own code, raised by our API code."""
 
-    def __init__(self, detail: str, *, code: str, status_code: int, title: str = "") -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str,
+        status_code: int,
+        title: str = "",
+        pointer: str | None = None,
+    ) -> None:
         super().__init__(detail)
         self.error_code = code
         self.status_code = status_code
         self.title = title or detail
+        self.pointer = pointer
 
 
 class FilterNotAllowed(ApiError):
@@ -35,9 +45,13 @@ class FilterNotAllowed(ApiError):
 
 
 class InvalidResource(ApiError):
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, pointer: str | None = None) -> None:
         super().__init__(
-            detail, code="INVALID_RESOURCE", status_code=400, title="Invalid resource document"
+            detail,
+            code="INVALID_RESOURCE",
+            status_code=400,
+            title="Invalid resource document",
+            pointer=pointer,
         )
 
 
@@ -52,6 +66,8 @@ CODES: list[tuple[type[exceptions.APIException], str, int, str]] = [
     (exceptions.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", 415, "Unsupported media type"),
     (exceptions.Throttled, "TOO_MANY_REQUESTS", 429, "Too many requests"),
     (exceptions.ParseError, "INVALID_RESOURCE", 400, "Invalid resource document"),
+    # A document of another type, or whose id is not the URL's (JSON:API: 409 Conflict).
+    (Conflict, "CONFLICT", 409, "Conflict"),
 ]
 
 
@@ -66,6 +82,9 @@ def error_object(
     }
     if pointer is not None:
         error["source"] = {"pointer": pointer}
+    trace = current_trace_id()
+    if trace is not None:
+        meta["trace_id"] = trace
     if meta:
         error["meta"] = meta
     return error
@@ -121,13 +140,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
-    if isinstance(exc, CopyNotDeletable):
-        return errors_response(
-            [error_object(title="Locked", detail=exc.message, code="LOCKED", status_code=423)],
-            423,
-        )
     if isinstance(exc, DomainError):
-        return validation_response(exc.errors, relationships=relationships)
+        # Every app's refusal says its own code and status (core/errors.py).
+        return validation_response(
+            exc.errors, relationships=relationships, code=exc.code, status_code=exc.status
+        )
     if isinstance(exc, exceptions.ValidationError):
         return validation_response(exc.detail, relationships=relationships)
     if isinstance(exc, ApiError):
@@ -136,6 +153,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             detail=str(exc.detail),
             code=exc.error_code,
             status_code=exc.status_code,
+            pointer=exc.pointer,
         )
         return errors_response([error], exc.status_code)
     if isinstance(exc, exceptions.APIException):
@@ -149,9 +167,6 @@ def _drf_error(exc: exceptions.APIException) -> Response:
         if isinstance(exc, kind):
             code, status_code, title = kind_code, kind_status, kind_title
             break
-    if exc.status_code == status.HTTP_409_CONFLICT:
-        # A wrong resource type or id in the document: a malformed document for us.
-        code, status_code, title = "INVALID_RESOURCE", 400, "Invalid resource document"
     detail = exc.detail if isinstance(exc.detail, str) else "; ".join(_messages(exc.detail))
     response = errors_response(
         [error_object(title=title, detail=str(detail), code=code, status_code=status_code)],
@@ -165,8 +180,15 @@ def _drf_error(exc: exceptions.APIException) -> Response:
     return response
 
 
-def validation_response(detail: Any, *, relationships: Iterable[str] = ()) -> Response:
-    """422 VALIDATION_ERROR, one error object per message, each pointing at its member."""
+def validation_response(
+    detail: Any,
+    *,
+    relationships: Iterable[str] = (),
+    code: str = "VALIDATION_ERROR",
+    status_code: int = 422,
+) -> Response:
+    """One error object per message, each pointing at its member (422 VALIDATION_ERROR unless
+    a domain error says otherwise)."""
     errors = []
     if not isinstance(detail, dict):
         detail = {"base": detail}
@@ -177,13 +199,13 @@ def validation_response(detail: Any, *, relationships: Iterable[str] = ()) -> Re
                 error_object(
                     title=message,
                     detail=f"{key} - {message}",
-                    code="VALIDATION_ERROR",
-                    status_code=422,
+                    code=code,
+                    status_code=status_code,
                     pointer=pointer,
                     error=getattr(message, "code", "invalid"),
                 )
             )
-    return errors_response(errors, 422)
+    return errors_response(errors, status_code)
 
 
 def _pointer(key: str, relationships: Iterable[str]) -> str:

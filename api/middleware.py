@@ -2,7 +2,6 @@
 instead of Django's HTML pages, for every answer of those paths (500 included)."""
 
 import logging
-import secrets
 from collections.abc import Callable
 from functools import cache
 
@@ -13,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 
 from api.exceptions import error_http_response
 from api.ratelimit import Verdict, ratelimit_check_settings, ratelimit_count
+from api.tracing import current_trace_id, trace_start
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,12 @@ class ApiEdgeMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not _guarded(request):
             return self.get_response(request)
+        trace = trace_start(request)
+        response = self._answer(request)
+        response["X-Trace-Id"] = trace
+        return response
+
+    def _answer(self, request: HttpRequest) -> HttpResponse:
         try:
             verdict = ratelimit_count(request, resources=_resources())
         except DatabaseError:
@@ -72,11 +78,9 @@ class ApiEdgeMiddleware:
             return None
         if isinstance(exception, RequestDataTooBig):
             return _too_large(request)
-        # Django still logs the traceback and answers 500 (re-raised in tests); the incident id
+        # Django still logs the traceback and answers 500 (re-raised in tests); the trace id
         # ties the answer the caller sees to that log line.
-        incident = secrets.token_hex(6)
-        request.api_incident = incident  # type: ignore[attr-defined]
-        logger.error("API incident %s: %s %s", incident, request.method, request.path)
+        logger.error("API incident %s: %s %s", current_trace_id(), request.method, request.path)
         return None
 
 
@@ -109,9 +113,7 @@ def _as_error_document(request: HttpRequest, response: HttpResponse) -> HttpResp
     if response.status_code < 400 or "json" in response.get("Content-Type", ""):
         return response
     if response.status_code >= 500:
-        incident = getattr(request, "api_incident", None)
-        detail = "an unexpected error occurred; it is logged"
-        detail += f" as incident {incident}" if incident else ""
+        detail = f"an unexpected error occurred; it is logged with trace id {current_trace_id()}"
         return _error(request, response.status_code, detail)
     if response.status_code == 404:
         return _error(request, 404, f"{request.path} is not an endpoint of this API")

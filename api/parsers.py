@@ -48,6 +48,9 @@ class JsonApiParser(JSONParser, BoundedJSONParser):
         if not isinstance(result, dict) or not isinstance(result.get("data"), dict):
             raise ParseError("the document must be an object with a `data` resource object")
         data = result["data"]
+        if not isinstance(data.get("type"), str) or not data["type"]:
+            # Malformed (400); a type that is not the endpoint's is a conflict (409, DJA's).
+            raise ParseError("`data.type` must be the resource type, a non-empty string")
         attributes = data.get("attributes")
         if attributes is not None and not isinstance(attributes, dict):
             raise ParseError("`data.attributes` must be an object")

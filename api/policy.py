@@ -84,6 +84,7 @@ SALES_CHANNEL: dict[str, Access] = {
     "line_items": access("read create update delete", relationships="order sku"),
     "addresses": access("read create"),
     "payment_sources": access("read create"),
+    "stripe_payments": access("read create", relationships="order"),
     "markets": access("list read"),
     "skus": access("list read"),
     "payment_methods": access("list read", relationships="market"),
@@ -126,6 +127,7 @@ SALES_CHANNEL_SCOPES: dict[str, Callable[[AccessToken], Q]] = {
     "customers": lambda grant: Q(pk__in=_orders_in_markets(grant).values("customer_id")),
     "addresses": _addresses,
     "payment_sources": _payment_sources,
+    "stripe_payments": _payment_sources,
 }
 # A sales channel builds orders: it changes only draft and pending ones (and their lines).
 EDITABLE_STATUSES = (Order.Status.DRAFT, Order.Status.PENDING)

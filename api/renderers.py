@@ -9,11 +9,13 @@ every group of included resources with one serializer, not one per resource.
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Model, QuerySet
 from rest_framework import renderers
 from rest_framework.serializers import ListSerializer
 
 from api.serializers import ResourceSerializer
+from api.tracing import current_trace_id
 
 IncludeTree = dict[str, "IncludeTree"]
 
@@ -34,6 +36,7 @@ class DocumentBuilder:
         self.query = request.query_params if request else {}
         self.mode = getattr(getattr(request, "auth", None), "mode", None)
         self.loader = IncludeLoader(self.mode)
+        self.trace_id = current_trace_id()
         self._sparse: dict[str, set[str] | None] = {}
 
     def sparse(self, resource_type: str) -> set[str] | None:
@@ -71,7 +74,11 @@ class DocumentBuilder:
                 entry["data"] = row[rel.name]
             links[rel.name] = entry
         document["relationships"] = links
-        document["meta"] = {"mode": instance.mode}
+        document["meta"] = {
+            "mode": instance.mode,
+            "organization_id": settings.API_ORGANIZATION_ID,
+            "trace_id": self.trace_id,
+        }
         return document
 
     def resources(

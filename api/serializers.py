@@ -9,6 +9,8 @@ from rest_framework.relations import PKOnlyObject
 from rest_framework.settings import api_settings
 from rest_framework_json_api import serializers as jsonapi
 
+from api import triggers as trigger_registry
+from api.exceptions import ApiError, InvalidResource
 from api.relations import ToMany, ToOne
 
 COMMON_FIELDS = ["id", "created_at", "updated_at", "reference", "reference_origin", "metadata"]
@@ -35,11 +37,15 @@ class ResourceSerializer(jsonapi.ModelSerializer):
     ask for."""
 
     included_serializers: ClassVar[dict[str, Any]] = {}
-    # Trigger attributes (`_place`, `_retry`, ...): write-only, one a request, on updates only.
+    # The triggers it carries out (`_place`, `_retry`, ...), registered in api/triggers.py:
+    # write-only attributes, one a request, on updates only. Any other `_name` is refused there.
+    trigger_table: ClassVar[dict[str, trigger_registry.Trigger]] = {}
     triggers: ClassVar[tuple[str, ...]] = ()
     triggers_noun: ClassVar[str] = "resources"
     # Triggers that combine with any other (`_add_tags`, `_remove_tags`): see resources/tags.py.
     tag_triggers: ClassVar[tuple[str, ...]] = ()
+    # Members of a parsed document that are not attributes or relationships.
+    DOCUMENT_MEMBERS: ClassVar[frozenset[str]] = frozenset({"id", "type", "_meta"})
 
     metadata = serializers.JSONField(required=False)
     reference = serializers.CharField(required=False, allow_blank=True, max_length=255)
@@ -50,6 +56,49 @@ class ResourceSerializer(jsonapi.ModelSerializer):
         resource_type = getattr(getattr(cls, "Meta", None), "resource_name", None)
         if resource_type is not None:
             SERIALIZERS.setdefault(resource_type, cls)
+            trigger_registry.register(resource_type, cls.trigger_table)
+        cls.triggers = tuple(cls.trigger_table)
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        for name, trigger in self.trigger_table.items():
+            kind = serializers.BooleanField if trigger.kind == "flag" else serializers.CharField
+            fields[name] = kind(write_only=True, required=False)
+        return fields
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            self._refuse_unwritable(data)
+        return super().to_internal_value(data)
+
+    def _refuse_unwritable(self, data: dict[str, Any]) -> None:
+        """The rule of every write: a member the API would not store is refused, naming it
+        (never dropped). Client-generated ids are not supported (JSON:API: 403)."""
+        resource_type = self.resource_type()
+        if self.instance is None and data.get("id") not in (None, ""):
+            raise ApiError(
+                f"client-generated ids are not supported: leave out data.id, {resource_type} "
+                "get theirs from the server",
+                code="CLIENT_ID_NOT_SUPPORTED",
+                status_code=403,
+                title="Client-generated id",
+                pointer="/data/id",
+            )
+        fields = self.fields
+        relationships = self.relationship_names()
+        for name in data:
+            if name in self.DOCUMENT_MEMBERS:
+                continue
+            field = fields.get(name)
+            if field is not None and not field.read_only:
+                continue
+            if name.startswith("_"):
+                raise trigger_registry.TriggerNotSupported(resource_type=resource_type, name=name)
+            section = "relationships" if name in relationships else "attributes"
+            reason = "is read-only" if field is not None else f"is not a member of {resource_type}"
+            raise InvalidResource(
+                f"{name} {reason}: remove it from the document", pointer=f"/data/{section}/{name}"
+            )
 
     @property
     def _readable_fields(self) -> list[Any]:  # type: ignore[override]
@@ -118,13 +167,13 @@ class ResourceSerializer(jsonapi.ModelSerializer):
         return _relationship_names_of(cls)  # type: ignore[arg-type]
 
 
-def _datetime(value: Any) -> str:
-    # What DRF's DateTimeField gives with USE_TZ and TIME_ZONE=UTC.
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+def timestamp(value: Any) -> str:
+    # UTC with milliseconds, as Commerce Layer writes them: 2026-01-02T03:04:05.678Z.
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 SIMPLE_CONVERTERS: list[tuple[type[Any], Any]] = [
-    (serializers.DateTimeField, _datetime),
+    (serializers.DateTimeField, timestamp),
     (serializers.BooleanField, bool),
     (serializers.IntegerField, int),
     (serializers.CharField, str),

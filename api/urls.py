@@ -3,13 +3,15 @@ and /api/<type>/<id>/relationships/<relationship>, without trailing slashes (as 
 
 from django.http import HttpRequest, JsonResponse
 from django.urls import path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework.routers import SimpleRouter
 
 from api.docs import ReferenceView, SchemaView, TryView
 from api.exceptions import error_object
 from api.resources import orders as orders_api
 from api.resources.events import EventViewSet
-from api.resources.ordercopies import OrderCopyViewSet
+from api.resources.ordercopies import OrderCopyViewSet, OrderFactoryViewSet
+from api.resources.singletons import ApplicationView, OrganizationView
 from api.resources.subscriptions import OrderSubscriptionViewSet
 from api.resources.tags import TagViewSet
 from api.resources.webhooks import EventCallbackViewSet, WebhookViewSet
@@ -17,6 +19,7 @@ from api.views import ResourceViewSet
 
 RESOURCES: dict[str, type[ResourceViewSet]] = {
     "order_copies": OrderCopyViewSet,
+    "order_factories": OrderFactoryViewSet,
     "orders": orders_api.OrderViewSet,
     "line_items": orders_api.LineItemViewSet,
     "markets": orders_api.MarketViewSet,
@@ -25,6 +28,7 @@ RESOURCES: dict[str, type[ResourceViewSet]] = {
     "addresses": orders_api.AddressViewSet,
     "payment_methods": orders_api.PaymentMethodViewSet,
     "payment_sources": orders_api.PaymentSourceViewSet,
+    "stripe_payments": orders_api.StripePaymentViewSet,
     "customer_payment_sources": orders_api.CustomerPaymentSourceViewSet,
     "coupons": orders_api.CouponViewSet,
     "promotions": orders_api.PromotionViewSet,
@@ -53,6 +57,7 @@ for prefix, viewset in RESOURCES.items():
     ]
 
 
+@csrf_exempt  # a write to a path that is no resource is a 404, not a CSRF page
 def not_found(request: HttpRequest, path: str) -> JsonResponse:
     error = error_object(
         title="Record not found",
@@ -67,6 +72,8 @@ urlpatterns = [
     path("openapi.json", SchemaView.as_view(), name="openapi"),
     path("docs/", ReferenceView.as_view(), name="api-docs"),
     path("docs/try/", TryView.as_view(), name="api-docs-try"),
+    path("organization", OrganizationView.as_view(), name="organization"),
+    path("application", ApplicationView.as_view(), name="application"),
     *router.urls,
     *related_routes,
     re_path(r"^(?P<path>.*)$", not_found),

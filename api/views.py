@@ -118,8 +118,9 @@ class ResourceViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         return serializer_for(self._relationship(self.kwargs["related_field"]).resource_type)
 
     def related_object(self, instance: Model, name: str) -> Any:
-        """The to-one relation `name` of `instance` (or None)."""
-        return getattr(instance, name)
+        """The to-one relation `name` of `instance` (or None), read where its field reads it."""
+        field = self.serializer_class._declared_fields.get(name)
+        return getattr(instance, getattr(field, "source", None) or name)
 
     def related_queryset(self, instance: Model, name: str) -> QuerySet[Any]:
         """The to-many relation `name` of `instance`, in the caller's mode."""

@@ -167,9 +167,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(trace_id)s] %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every line says the API request it was written for (its trace id, "-" outside one).
+    "filters": {"trace_id": {"()": "api.tracing.TraceIdFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["trace_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         # Django's own default config gives "django" a console handler of its own: without
@@ -194,6 +202,7 @@ ORDER_COPY_BATCH_SIZE = env_int("ORDER_COPY_BATCH_SIZE", default=100)
 API_TOKEN_SECRET = os.environ.get("API_TOKEN_SECRET") or SECRET_KEY
 API_ORGANIZATION_SLUG = os.environ.get("API_ORGANIZATION_SLUG", "acme")
 API_ORGANIZATION_ID = os.environ.get("API_ORGANIZATION_ID", "OrgAcme001")
+API_ORGANIZATION_NAME = os.environ.get("API_ORGANIZATION_NAME", "Acme")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["api.permissions.HasAccessToken"],

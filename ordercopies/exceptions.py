@@ -5,12 +5,6 @@ from core.errors import DomainError
 
 class OrderCopyError(DomainError):
     code = "VALIDATION_ERROR"
-    key = "base"
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-        self.errors = {self.key: [message]}
-        super().__init__(message)
 
 
 class SourceOrderNotFound(OrderCopyError):
@@ -22,22 +16,32 @@ class SourceOrderNotFound(OrderCopyError):
 class CopyNotFound(OrderCopyError):
     """The copy was deleted by a concurrent request while this one waited for it."""
 
+    code = "RECORD_NOT_FOUND"
+    status = 404
+
 
 class CopyNotRetryable(OrderCopyError):
+    code = "COPY_NOT_RETRYABLE"
     key = "status"
 
 
 class CopyNotAbortable(OrderCopyError):
+    code = "COPY_NOT_ABORTABLE"
     key = "status"
 
 
 class CopyNotDeletable(OrderCopyError):
+    """A copy that runs or made an order is part of that order's history."""
+
+    code = "LOCKED"
+    status = 423
     key = "status"
 
 
 class CopyNotLaunchable(OrderCopyError):
     """Only a pending copy can be queued again."""
 
+    code = "COPY_NOT_LAUNCHABLE"
     key = "status"
 
 

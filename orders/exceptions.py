@@ -1,44 +1,56 @@
-"""Domain errors of orders. Each carries `errors`: attribute → messages, the shape of an order
-copy's errors_log and of JSON:API validation errors, so every edge can report it as it is."""
+"""Domain errors of orders (see core/errors.py): each with its stable code and status."""
 
 from core.errors import DomainError
 
 
 class OrderError(DomainError):
-    default_key = "base"
-
-    def __init__(self, errors: dict[str, list[str]] | str) -> None:
-        if isinstance(errors, str):
-            errors = {self.default_key: [errors]}
-        self.errors = errors
-        super().__init__("; ".join(m for messages in errors.values() for m in messages))
+    code = "VALIDATION_ERROR"
 
 
 class OrderTransitionRefused(OrderError):
     """The order's status does not allow this action."""
 
-    default_key = "status"
+    code = "ORDER_TRANSITION_REFUSED"
+    key = "status"
 
 
 class OrderPlacementRefused(OrderError):
     """A placement rule failed; `errors` says which ones."""
 
+    code = "ORDER_NOT_PLACEABLE"
+
 
 class OrderNotEditable(OrderError):
     """Line items, addresses and payment can change only on draft and pending orders."""
 
-    default_key = "status"
+    code = "ORDER_NOT_EDITABLE"
+    key = "status"
 
 
 class OrderInvalid(OrderError):
     """Input that cannot be applied to an order (unknown SKU in the market, other mode, ...)."""
 
+    code = "VALIDATION_ERROR"
+
 
 class CouponExhausted(OrderError):
     """Counting the uses of a coupon would pass its usage limit."""
 
-    default_key = "coupon_code"
+    key = "coupon_code"
 
 
 class InvalidCoupon(OrderError):
-    default_key = "coupon_code"
+    code = "COUPON_INVALID"
+    key = "coupon_code"
+
+
+class AddressInUse(OrderError):
+    """An address of a placed (or later) order is part of its record: it cannot change."""
+
+    code = "ADDRESS_IN_USE"
+    status = 423
+    key = "base"
+
+
+class CustomerHasOrders(OrderError):
+    code = "CUSTOMER_HAS_ORDERS"

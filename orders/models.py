@@ -180,6 +180,21 @@ class CustomerPaymentSource(Resource):
         return f"{self.customer.email}: {self.payment_source}"
 
 
+class CustomerAddress(Resource):
+    """An address saved in a customer's address book (its own copy: orders never share it)."""
+
+    resource_type = "customer_addresses"
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="address_book")
+    address = models.OneToOneField(Address, on_delete=models.CASCADE, related_name="book_entry")
+
+    class Meta:
+        verbose_name_plural = "customer addresses"
+
+    def __str__(self) -> str:
+        return f"{self.customer.email}: {self.address}"
+
+
 class Promotion(Resource):
     resource_type = "promotions"
 

@@ -1,24 +1,11 @@
-"""Domain errors of order subscriptions, turned into API errors, admin messages or exit statuses.
-
-Each carries `errors` (attribute → messages, the shape of JSON:API validation errors with a
-pointer) and `message` (all of them in one line), as ordercopies/exceptions.py does.
-"""
+"""Domain errors of order subscriptions (see core/errors.py), turned into API errors, admin
+messages or exit statuses."""
 
 from core.errors import DomainError
 
 
 class OrderSubscriptionError(DomainError):
     code = "VALIDATION_ERROR"
-    key = "base"
-
-    def __init__(self, errors: str | dict[str, list[str]]) -> None:
-        self.errors = {self.key: [errors]} if isinstance(errors, str) else errors
-        self.message = "; ".join(
-            message if key in ("base", "status") else f"{key}: {message}"
-            for key, messages in self.errors.items()
-            for message in messages
-        )
-        super().__init__(self.message)
 
 
 class SubscriptionInvalid(OrderSubscriptionError):
@@ -34,8 +21,10 @@ class SourceOrderNotFound(OrderSubscriptionError):
 class SubscriptionTransitionRefused(OrderSubscriptionError):
     """The subscription's status does not allow this action (activate, run now, ...)."""
 
+    code = "SUBSCRIPTION_TRANSITION_REFUSED"
     key = "status"
 
 
 class SubscriptionNotDeletable(OrderSubscriptionError):
+    code = "SUBSCRIPTION_NOT_DELETABLE"
     key = "status"

@@ -4,19 +4,13 @@ from core.errors import DomainError
 
 
 class TagError(DomainError):
-    default_key = "base"
-
-    def __init__(self, errors: dict[str, list[str]] | str) -> None:
-        if isinstance(errors, str):
-            errors = {self.default_key: [errors]}
-        self.errors = errors
-        super().__init__("; ".join(m for messages in errors.values() for m in messages))
+    pass
 
 
 class TagInvalid(TagError):
     """A name that breaks the rules, or one already taken in the mode."""
 
-    default_key = "name"
+    key = "name"
 
 
 class TagsNotFound(TagError):
@@ -26,4 +20,4 @@ class TagsNotFound(TagError):
 class TooManyTags(TagError):
     """A resource carries at most MAX_TAGS_PER_RESOURCE tags."""
 
-    default_key = "tags"
+    key = "tags"

@@ -4,13 +4,7 @@ from core.errors import DomainError
 
 
 class WebhookError(DomainError):
-    code = "VALIDATION_ERROR"
-    key = "base"
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-        self.errors = {self.key: [message]}
-        super().__init__(message)
+    pass
 
 
 class UnsafeCallbackUrl(WebhookError):

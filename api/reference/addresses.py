@@ -1,11 +1,12 @@
-from api.reference import Example, Operation, Resource, read_operations
+from api.reference import Example, Operation, Refusal, Resource, read_operations
 from api.reference.documents import write
 
 REFERENCE = Resource(
     type="addresses",
     description="""Addresses, created to be set on an order as `shipping_address` or
 `billing_address` (a copy gets fresh copies of them). A sales channel may create addresses and
-read those of its market's orders or that it created.""",
+read those of its market's orders or that it created. An address can be changed while no placed
+order uses it and deleted while no order does.""",
     operations={
         **read_operations(
             "addresses",
@@ -33,6 +34,16 @@ read those of its market's orders or that it created.""",
                     ),
                 )
             },
+        ),
+        "PATCH /api/addresses/{id}": Operation(
+            summary="Change an address",
+            description="Changes an address while no placed order uses it.",
+            refusals=(Refusal(423, "ADDRESS_IN_USE", "a placed order uses the address"),),
+        ),
+        "DELETE /api/addresses/{id}": Operation(
+            summary="Delete an address",
+            description="Deletes an address no order uses (replace it on its orders first).",
+            refusals=(Refusal(423, "ADDRESS_IN_USE", "an order uses the address"),),
         ),
     },
 )

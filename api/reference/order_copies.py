@@ -180,6 +180,12 @@ progress cannot be deleted: wait for it to end.""",
     },
     triggers={
         **TAG_TRIGGERS,
+        "_plan": Trigger(
+            effect="on create only: answers 200 with the copy's plan in `meta.plan` (each line "
+            "copied, repriced or left out and why, the coupon, payment, totals, placement and "
+            "cancellation, every error the copy would record) and creates nothing",
+            refused_when="the source order does not exist in the token's mode (422)",
+        ),
         "_retry": Trigger(
             effect="queues a failed or aborted copy again (`pending`); its earlier errors stay "
             "in its events",

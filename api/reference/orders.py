@@ -136,6 +136,62 @@ orders that copies or subscriptions were made from, are archived instead (`_arch
     },
     triggers={
         **TAG_TRIGGERS,
+        "_pending": Trigger(
+            effect="moves a draft order with a customer and a SKU line to `pending`",
+            refused_when="the order has no line items, or is not a draft (422)",
+        ),
+        "_refresh": Trigger(
+            effect="reprices every SKU line from the market's price list today, then re-runs "
+            "promotions and totals (the same as `_refresh_prices`)",
+            refused_when="the order is placed or later (422), or a SKU has no price in the "
+            "market (422)",
+        ),
+        "_refresh_prices": Trigger(
+            effect="reprices every SKU line from the market's price list, then re-runs "
+            "promotions and totals",
+            refused_when="the order is placed or later (422), or a SKU has no price in the "
+            "market (422)",
+        ),
+        "_validate": Trigger(
+            effect="checks every placement rule without placing; records `orders.validate` "
+            "when all pass",
+            refused_when="a rule fails (422, one error per rule, as `_place` answers)",
+        ),
+        "_billing_address_clone_id": Trigger(
+            effect="sets the billing address to a new copy of the address with that id",
+            refused_when="no address with that id (422), or the order is placed (422)",
+        ),
+        "_shipping_address_clone_id": Trigger(
+            effect="sets the shipping address to a new copy of the address with that id",
+            refused_when="no address with that id (422), or the order is placed (422)",
+        ),
+        "_billing_address_same_as_shipping": Trigger(
+            effect="sets the billing address to a copy of the shipping address",
+            refused_when="the order has no shipping address, or is placed (422)",
+        ),
+        "_shipping_address_same_as_billing": Trigger(
+            effect="sets the shipping address to a copy of the billing address",
+            refused_when="the order has no billing address, or is placed (422)",
+        ),
+        "_customer_payment_source_id": Trigger(
+            effect="pays the order with that entry of its customer's wallet (its payment source)",
+            refused_when="the entry is not the order customer's (422), or the order is placed "
+            "(422)",
+        ),
+        "_save_payment_source_to_customer_wallet": Trigger(
+            effect="saves the order's payment source in its customer's wallet, for later "
+            "orders and copies (`reuse_wallet`)",
+            refused_when="no customer or payment source, the source is in a wallet already or "
+            "belongs to another customer (422)",
+        ),
+        "_save_billing_address_to_customer_address_book": Trigger(
+            effect="saves the order's billing address in its customer's address book",
+            refused_when="the order has no customer or billing address (422)",
+        ),
+        "_save_shipping_address_to_customer_address_book": Trigger(
+            effect="saves the order's shipping address in its customer's address book",
+            refused_when="the order has no customer or shipping address (422)",
+        ),
         "_place": Trigger(
             effect="places a pending order: takes the stock, uses the coupon, authorizes the "
             "payment (or marks it free); activates subscriptions waiting for it",

@@ -5,10 +5,16 @@ from rest_framework import serializers
 
 from api.relations import ToMany
 from api.serializers import ResourceSerializer
+from api.triggers import Trigger, triggers_run
 from api.views import ResourceViewSet
 from events.models import Event
 from webhooks import selectors as webhook_selectors
 from webhooks import services as webhook_services
+
+
+def _fire_again(view: Any, event: Event, value: Any) -> Event:
+    webhook_services.event_trigger(event=event)
+    return event
 
 
 class EventSerializer(ResourceSerializer):
@@ -24,7 +30,6 @@ class EventSerializer(ResourceSerializer):
     who = serializers.SerializerMethodField()
     webhooks = ToMany(resource_type="webhooks")
     last_event_callbacks = ToMany(resource_type="event_callbacks")
-    _trigger = serializers.BooleanField(write_only=True, required=False)
 
     class Meta:
         model = Event
@@ -39,11 +44,10 @@ class EventSerializer(ResourceSerializer):
             "who",
             "webhooks",
             "last_event_callbacks",
-            "_trigger",
         ]
         read_only_fields = ["name", "payload"]
 
-    triggers = ("_trigger",)
+    trigger_table = {"_trigger": Trigger(_fire_again)}
     triggers_noun = "events"
 
     def get_resource(self, event: Event) -> dict[str, str]:
@@ -80,4 +84,6 @@ class EventViewSet(ResourceViewSet):
         return super().related_queryset(instance, name)
 
     def perform_update(self, serializer: EventSerializer) -> None:  # type: ignore[override]
-        webhook_services.event_trigger(event=serializer.instance)
+        serializer.instance = triggers_run(
+            view=self, instance=serializer.instance, data=dict(serializer.validated_data)
+        )

@@ -7,14 +7,26 @@ from rest_framework.response import Response
 
 from api.relations import ToMany, ToOne
 from api.resources.tags import TAG_FIELDS, TaggableSerializer, TaggableViewSet, tags_write
-from api.serializers import COMMON_FIELDS
-from api.views import actor_of
+from api.serializers import COMMON_FIELDS, ResourceSerializer
+from api.triggers import Trigger, triggers_run
+from api.views import ResourceViewSet, actor_of
 from ordercopies import selectors, services
 from ordercopies.models import OrderCopy
 from ordercopies.options import CopyOptions
 from orders.models import Order
 
-TRIGGERS = ("_retry", "_abort")
+
+def copy_action(service: Any) -> Trigger:
+    """A trigger that runs `service(order_copy=..., actor=...)`."""
+    return Trigger(
+        lambda view, order_copy, value: service(order_copy=order_copy, actor=actor_of(view.request))
+    )
+
+
+TRIGGERS = {
+    "_retry": copy_action(services.order_copy_retry),
+    "_abort": copy_action(services.order_copy_abort),
+}
 
 
 class OrderCopySerializer(TaggableSerializer):
@@ -29,8 +41,6 @@ class OrderCopySerializer(TaggableSerializer):
     target_order = ToOne(resource_type="orders", read_only=True)
     order_subscription = ToOne(resource_type="order_subscriptions", read_only=True)
     events = ToMany(resource_type="events")
-    _retry = serializers.BooleanField(write_only=True, required=False)
-    _abort = serializers.BooleanField(write_only=True, required=False)
     # On create: answer the copy's plan (what it would do now) and create nothing.
     _plan = serializers.BooleanField(write_only=True, required=False)
 
@@ -51,7 +61,6 @@ class OrderCopySerializer(TaggableSerializer):
             "target_order",
             "order_subscription",
             "events",
-            *TRIGGERS,
             *TAG_FIELDS,
             "_plan",
         ]
@@ -65,7 +74,7 @@ class OrderCopySerializer(TaggableSerializer):
             "attempts",
         ]
 
-    triggers = TRIGGERS
+    trigger_table = TRIGGERS
     triggers_noun = "copies"
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -150,13 +159,54 @@ class OrderCopyViewSet(TaggableViewSet):
         changes = {k: data[k] for k in ("reference", "reference_origin", "metadata") if k in data}
         if changes:
             order_copy = services.order_copy_update(order_copy=order_copy, actor=actor, **changes)
-        if data.get("_retry"):
-            order_copy = services.order_copy_retry(order_copy=order_copy, actor=actor)
-        if data.get("_abort"):
-            order_copy = services.order_copy_abort(order_copy=order_copy, actor=actor)
-        serializer.instance = order_copy
+        serializer.instance = triggers_run(view=self, instance=order_copy, data=data)
         tags_write(serializer, actor=actor)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.order_copy_delete(order_copy=self.get_object(), actor=actor_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class OrderFactorySerializer(ResourceSerializer):
+    """Commerce Layer's `order_factories`: the read-only view of the copies that make orders
+    (here only order copies), as the SDK reads a subscription's `order_factories`."""
+
+    included_serializers = {
+        "source_order": "api.resources.orders.OrderSerializer",
+        "target_order": "api.resources.orders.OrderSerializer",
+    }
+    related_serializers = {"events": "api.resources.events.EventSerializer"}
+
+    source_order = ToOne(resource_type="orders", read_only=True)
+    target_order = ToOne(resource_type="orders", read_only=True)
+    events = ToMany(resource_type="events")
+
+    class Meta:
+        model = OrderCopy
+        resource_name = "order_factories"
+        fields = [
+            *COMMON_FIELDS,
+            "status",
+            "started_at",
+            "completed_at",
+            "failed_at",
+            "errors_log",
+            "errors_count",
+            "place_target_order",
+            "reuse_wallet",
+            "source_order",
+            "target_order",
+            "events",
+        ]
+        read_only_fields = fields
+
+
+class OrderFactoryViewSet(ResourceViewSet):
+    serializer_class = OrderFactorySerializer
+    http_method_names = ["get", "head", "options"]
+    filter_fields = {n: n for n in ("id", "status", "created_at", "updated_at", "reference")}
+    sort_fields = filter_fields
+    select_for_includes = OrderCopyViewSet.select_for_includes
+
+    def base_queryset(self, *, mode: str) -> QuerySet[OrderCopy]:
+        return selectors.order_copy_list(mode=mode)

@@ -15,8 +15,10 @@ from rest_framework.response import Response
 from api.relations import ToMany, ToOne
 from api.resources.tags import TAG_FIELDS, TaggableSerializer, TaggableViewSet, tags_write
 from api.serializers import COMMON_FIELDS, ResourceSerializer
+from api.triggers import Trigger, triggers_run
 from api.views import ResourceViewSet, actor_of
-from orders import selectors, services
+from orders import checkout, customers, selectors, services
+from orders.exceptions import OrderInvalid
 from orders.models import (
     Address,
     Coupon,
@@ -39,7 +41,86 @@ AMOUNTS = (
     "total_tax_amount",
     "total_amount",
 )
-ORDER_TRIGGERS = ("_place", "_cancel", "_approve", "_archive", "_unarchive")
+
+
+def order_action(service: Any) -> Trigger:
+    """A trigger that runs `service(order=..., actor=...)`."""
+    return Trigger(lambda view, order, value: service(order=order, actor=actor_of(view.request)))
+
+
+def _place(view: Any, order: Order, value: Any) -> Order:
+    # A sales channel places only an order paid with a source it created (see the service).
+    return services.order_place(
+        order=order, actor=actor_of(view.request), sales_channel=view.sales_channel
+    )
+
+
+def _clone(field: str) -> Trigger:
+    """`_<field>_clone_id`: a copy of that address (in the caller's mode) as the order's."""
+
+    def clone(view: Any, order: Order, address_id: Any) -> Order:
+        address = Address.objects.filter(pk=address_id, mode=order.mode).first()
+        if address is None:
+            raise OrderInvalid({f"_{field}_clone_id": [f"address {address_id} does not exist"]})
+        return checkout.order_address_clone(
+            order=order, field=field, address=address, actor=actor_of(view.request)
+        )
+
+    return Trigger(clone, kind="id")
+
+
+def _same_as(field: str, other: str) -> Trigger:
+    """`_<field>_same_as_<other>`: a copy of the order's other address as this one."""
+
+    def same(view: Any, order: Order, value: Any) -> Order:
+        address = getattr(order, other)
+        if address is None:
+            raise OrderInvalid({other: [f"the order has no {other.replace('_', ' ')} to copy"]})
+        return checkout.order_address_clone(
+            order=order, field=field, address=address, actor=actor_of(view.request)
+        )
+
+    return Trigger(same)
+
+
+def _pay_with_wallet(view: Any, order: Order, entry_id: Any) -> Order:
+    return checkout.order_pay_with_wallet(
+        order=order,
+        wallet_entry_id=str(entry_id),
+        actor=actor_of(view.request),
+        sales_channel=view.sales_channel,
+    )
+
+
+def _save_address(field: str) -> Trigger:
+    return Trigger(
+        lambda view, order, value: checkout.order_save_address_to_book(
+            order=order, field=field, actor=actor_of(view.request)
+        )
+    )
+
+
+ORDER_TRIGGERS = {
+    "_pending": order_action(checkout.order_make_pending),
+    "_refresh": order_action(checkout.order_refresh_prices),
+    "_refresh_prices": order_action(checkout.order_refresh_prices),
+    "_billing_address_clone_id": _clone("billing_address"),
+    "_shipping_address_clone_id": _clone("shipping_address"),
+    "_billing_address_same_as_shipping": _same_as("billing_address", "shipping_address"),
+    "_shipping_address_same_as_billing": _same_as("shipping_address", "billing_address"),
+    "_customer_payment_source_id": Trigger(_pay_with_wallet, kind="id"),
+    "_save_payment_source_to_customer_wallet": order_action(
+        checkout.order_save_payment_source_to_wallet
+    ),
+    "_save_billing_address_to_customer_address_book": _save_address("billing_address"),
+    "_save_shipping_address_to_customer_address_book": _save_address("shipping_address"),
+    "_validate": order_action(checkout.order_validate),
+    "_place": Trigger(_place),
+    "_cancel": order_action(services.order_cancel),
+    "_approve": order_action(services.order_approve),
+    "_archive": order_action(services.order_archive),
+    "_unarchive": order_action(services.order_unarchive),
+}
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -72,6 +153,28 @@ def amount_fields(names: tuple[str, ...]) -> dict[str, FormattedAmount]:
     return fields
 
 
+# Payment source types of Commerce Layer's SDK this API keeps (PaymentSource.payment_source_type):
+# an order or a wallet entry takes a source under its own type or as `payment_sources`.
+CARD_TYPES = ("stripe_payments", "adyen_payments")
+
+
+class PaymentSourceLinkage(ToOne):
+    """A to-one payment source sent as `payment_sources` or under its SDK type
+    (`stripe_payments`...), which must then be the source's type."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(resource_type="payment_sources", **kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        sent = data.get("type") if isinstance(data, dict) else None
+        if sent not in CARD_TYPES:
+            return super().to_internal_value(data)
+        source = super().to_internal_value({**data, "type": "payment_sources"})
+        if source.payment_source_type != sent:
+            self.fail("does_not_exist", pk_value=data.get("id"))
+        return source
+
+
 class MarketSerializer(ResourceSerializer):
     class Meta:
         model = Market
@@ -80,10 +183,30 @@ class MarketSerializer(ResourceSerializer):
 
 
 class CustomerSerializer(TaggableSerializer):
+    related_serializers = {
+        "orders": "api.resources.orders.OrderSerializer",
+        "customer_payment_sources": "api.resources.orders.CustomerPaymentSourceSerializer",
+        "order_subscriptions": "api.resources.subscriptions.OrderSubscriptionSerializer",
+        "events": "api.resources.events.EventSerializer",
+    }
+
+    orders = ToMany(resource_type="orders")
+    customer_payment_sources = ToMany(resource_type="customer_payment_sources")
+    order_subscriptions = ToMany(resource_type="order_subscriptions")
+    events = ToMany(resource_type="events")
+
     class Meta:
         model = Customer
         resource_name = "customers"
-        fields = [*COMMON_FIELDS, "email", *TAG_FIELDS]
+        fields = [
+            *COMMON_FIELDS,
+            "email",
+            "orders",
+            "customer_payment_sources",
+            "order_subscriptions",
+            "events",
+            *TAG_FIELDS,
+        ]
 
 
 class SkuSerializer(ResourceSerializer):
@@ -125,8 +248,8 @@ class PaymentSourceSerializer(ResourceSerializer):
 
 
 class CustomerPaymentSourceSerializer(ResourceSerializer):
-    customer = ToOne(resource_type="customers", read_only=True)
-    payment_source = ToOne(resource_type="payment_sources", read_only=True)
+    customer = ToOne(resource_type="customers", queryset=Customer.objects.all())
+    payment_source = PaymentSourceLinkage(queryset=PaymentSource.objects.all())
 
     class Meta:
         model = CustomerPaymentSource
@@ -167,6 +290,8 @@ class LineItemSerializer(TaggableSerializer):
 
     order = ToOne(resource_type="orders", queryset=Order.objects.all())
     sku = ToOne(resource_type="skus", queryset=Sku.objects.all(), required=False)
+    # Commerce Layer's SDK names the line's SKU `item` (a polymorphic relationship elsewhere).
+    item = ToOne(resource_type="skus", queryset=Sku.objects.all(), required=False, source="sku")
     formatted_unit_amount = FormattedAmount(cents="unit_amount_cents")
     formatted_total_amount = FormattedAmount(cents="total_amount_cents")
 
@@ -185,6 +310,7 @@ class LineItemSerializer(TaggableSerializer):
             "formatted_total_amount",
             "order",
             "sku",
+            "item",
             *TAG_FIELDS,
         ]
         read_only_fields = ["item_type", "name", "unit_amount_cents", "total_amount_cents"]
@@ -239,22 +365,14 @@ class OrderSerializer(TaggableSerializer, OrderAmounts):  # type: ignore[valid-t
         required=False,
         allow_null=True,
     )
-    payment_source = ToOne(
-        resource_type="payment_sources",
-        queryset=PaymentSource.objects.all(),
-        required=False,
-        allow_null=True,
+    payment_source = PaymentSourceLinkage(
+        queryset=PaymentSource.objects.all(), required=False, allow_null=True
     )
     line_items = ToMany(resource_type="line_items")
     order_copies = ToMany(resource_type="order_copies")
     order_subscriptions = ToMany(resource_type="order_subscriptions")
     order_subscription = SubscriptionOfOrder(resource_type="order_subscriptions", read_only=True)
     events = ToMany(resource_type="events")
-    _place = serializers.BooleanField(write_only=True, required=False)
-    _cancel = serializers.BooleanField(write_only=True, required=False)
-    _approve = serializers.BooleanField(write_only=True, required=False)
-    _archive = serializers.BooleanField(write_only=True, required=False)
-    _unarchive = serializers.BooleanField(write_only=True, required=False)
 
     class Meta:
         model = Order
@@ -290,12 +408,11 @@ class OrderSerializer(TaggableSerializer, OrderAmounts):  # type: ignore[valid-t
             "order_subscriptions",
             "order_subscription",
             "events",
-            *ORDER_TRIGGERS,
             *TAG_FIELDS,
         ]
         read_only_fields = ["number", "status", "payment_status", "fulfillment_status"]
 
-    triggers = ORDER_TRIGGERS
+    trigger_table = ORDER_TRIGGERS
     triggers_noun = "orders"
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -399,26 +516,12 @@ class OrderViewSet(TaggableViewSet):
             order = services.order_update(
                 order=order, actor=actor, sales_channel=self.sales_channel, **changes
             )
-        if data.get("_place"):
-            order = services.order_place(order=order, actor=actor, sales_channel=self.sales_channel)
-        for trigger, action in ORDER_ACTIONS.items():
-            if data.get(trigger):
-                order = action(order=order, actor=actor)
-        serializer.instance = order
+        serializer.instance = triggers_run(view=self, instance=order, data=data)
         tags_write(serializer, actor=actor)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.order_delete(order=self.get_object(), actor=actor_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-# The triggers but `_place` (which takes the caller: see OrderViewSet.perform_update).
-ORDER_ACTIONS = {
-    "_cancel": services.order_cancel,
-    "_approve": services.order_approve,
-    "_archive": services.order_archive,
-    "_unarchive": services.order_unarchive,
-}
 
 
 class LineItemViewSet(TaggableViewSet):
@@ -454,14 +557,19 @@ class LineItemViewSet(TaggableViewSet):
         return sku
 
     def perform_update(self, serializer: LineItemSerializer) -> None:  # type: ignore[override]
-        data = serializer.validated_data
-        if set(data) - {"quantity"}:
-            raise serializers.ValidationError({"base": ["only the quantity of a line can change"]})
+        data = dict(serializer.validated_data)
+        fixed = sorted(set(data) - {"quantity"} - services.ALWAYS_EDITABLE_FIELDS)
+        if fixed:
+            raise serializers.ValidationError({name: ["cannot be changed"] for name in fixed})
+        actor = actor_of(self.request)
+        notes = {k: data[k] for k in services.ALWAYS_EDITABLE_FIELDS if k in data}
+        if notes:
+            serializer.instance = checkout.line_item_annotate(
+                line_item=serializer.instance, actor=actor, **notes
+            )
         if "quantity" in data:
             serializer.instance = services.order_line_item_update(
-                line_item=serializer.instance,
-                quantity=data["quantity"],
-                actor=actor_of(self.request),
+                line_item=serializer.instance, quantity=data["quantity"], actor=actor
             )
         tags_write(serializer, actor=actor_of(self.request))
 
@@ -485,12 +593,11 @@ def read_only_viewset(
     serializer: type[ResourceSerializer],
     *,
     fields: tuple[str, ...],
-    bases: tuple[type[ResourceViewSet], ...] = (),
 ) -> type[ReadOnlyResourceViewSet]:
     names = {name: name for name in ("id", "created_at", "updated_at", "reference", *fields)}
     return type(
         f"{model.__name__}ViewSet",
-        (*bases, ReadOnlyResourceViewSet),
+        (ReadOnlyResourceViewSet,),
         {
             "model": model,
             "serializer_class": serializer,
@@ -501,9 +608,41 @@ def read_only_viewset(
 
 
 MarketViewSet = read_only_viewset(Market, MarketSerializer, fields=("code", "name"))
-CustomerViewSet = read_only_viewset(
-    Customer, CustomerSerializer, fields=("email",), bases=(TaggableViewSet,)
-)
+
+
+class CustomerViewSet(TaggableViewSet):
+    """Customers: created, their email, reference and metadata changed, deleted while they
+    have no orders; their orders, wallet and subscriptions as relationships."""
+
+    serializer_class = CustomerSerializer
+    filter_fields = {n: n for n in ("id", "created_at", "updated_at", "reference", "email")}
+    sort_fields = filter_fields
+
+    def base_queryset(self, *, mode: str) -> QuerySet[Customer]:
+        return Customer.objects.filter(mode=mode)
+
+    def related_queryset(self, instance: Any, name: str) -> QuerySet[Any]:
+        if name == "customer_payment_sources":
+            return instance.wallet.filter(mode=self.grant.mode)  # type: ignore[no-any-return]
+        return super().related_queryset(instance, name)
+
+    def perform_create(self, serializer: CustomerSerializer) -> None:  # type: ignore[override]
+        serializer.instance = customers.customer_create(
+            mode=self.grant.mode, actor=actor_of(self.request), **serializer.validated_data
+        )
+        tags_write(serializer, actor=actor_of(self.request))
+
+    def perform_update(self, serializer: CustomerSerializer) -> None:  # type: ignore[override]
+        serializer.instance = customers.customer_update(
+            customer=serializer.instance, actor=actor_of(self.request), **serializer.validated_data
+        )
+        tags_write(serializer, actor=actor_of(self.request))
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        customers.customer_delete(customer=self.get_object(), actor=actor_of(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 SkuViewSet = read_only_viewset(Sku, SkuSerializer, fields=("code", "name", "stock_quantity"))
 PaymentMethodViewSet = read_only_viewset(
     PaymentMethod,
@@ -531,9 +670,38 @@ class PaymentSourceViewSet(ReadOnlyResourceViewSet):
         )
 
 
-CustomerPaymentSourceViewSet = read_only_viewset(
-    CustomerPaymentSource, CustomerPaymentSourceSerializer, fields=()
-)
+class CustomerPaymentSourceViewSet(ResourceViewSet):
+    """Wallet entries: a customer's saved payment source, the only kind a copy reuses."""
+
+    serializer_class = CustomerPaymentSourceSerializer
+    filter_fields = {
+        **{n: n for n in ("id", "created_at", "updated_at", "reference")},
+        "customer_id": "customer__id",
+    }
+    sort_fields = {n: n for n in ("id", "created_at", "updated_at", "reference")}
+
+    def base_queryset(self, *, mode: str) -> QuerySet[CustomerPaymentSource]:
+        return CustomerPaymentSource.objects.filter(mode=mode)
+
+    def perform_create(self, serializer: CustomerPaymentSourceSerializer) -> None:  # type: ignore[override]
+        serializer.instance = customers.customer_payment_source_create(
+            actor=actor_of(self.request), **serializer.validated_data
+        )
+
+    def perform_update(self, serializer: CustomerPaymentSourceSerializer) -> None:  # type: ignore[override]
+        data = dict(serializer.validated_data)
+        fixed = sorted({"customer", "payment_source"} & set(data))
+        if fixed:
+            raise serializers.ValidationError({name: ["cannot be changed"] for name in fixed})
+        serializer.instance = customers.customer_payment_source_update(
+            entry=serializer.instance, actor=actor_of(self.request), **data
+        )
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        customers.customer_payment_source_delete(entry=self.get_object(), actor=actor_of(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 CouponViewSet = read_only_viewset(
     Coupon,
     CouponSerializer,
@@ -543,10 +711,10 @@ PromotionViewSet = read_only_viewset(Promotion, PromotionSerializer, fields=("na
 
 
 class AddressViewSet(ResourceViewSet):
-    """Addresses are created to be set on an order (then copied with it)."""
+    """Addresses are created to be set on an order (then copied with it), changed while no
+    placed order uses them, deleted while no order does."""
 
     serializer_class = AddressSerializer
-    http_method_names = ["get", "post", "head", "options"]
     filter_fields = {n: n for n in ("id", "city", "country_code", "zip_code", "created_at")}
     sort_fields = {n: n for n in ("created_at", "city")}
 
@@ -557,3 +725,60 @@ class AddressViewSet(ResourceViewSet):
         serializer.instance = services.address_create(
             mode=self.grant.mode, actor=actor_of(self.request), **serializer.validated_data
         )
+
+    def perform_update(self, serializer: AddressSerializer) -> None:  # type: ignore[override]
+        serializer.instance = customers.address_update(
+            address=serializer.instance, actor=actor_of(self.request), **serializer.validated_data
+        )
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        customers.address_delete(address=self.get_object(), actor=actor_of(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class StripePaymentSerializer(ResourceSerializer):
+    """A card payment source as Commerce Layer's SDK creates it: for an order, which it pays."""
+
+    order = ToOne(resource_type="orders", queryset=Order.objects.all(), write_only=True)
+    stripe_id = serializers.CharField(
+        source="token", write_only=True, required=False, max_length=120
+    )
+
+    class Meta:
+        model = PaymentSource
+        resource_name = "stripe_payments"
+        fields = [*COMMON_FIELDS, "stripe_id", "details", "order"]
+        read_only_fields = ["details"]
+
+
+class StripePaymentViewSet(ResourceViewSet):
+    serializer_class = StripePaymentSerializer
+    http_method_names = ["get", "post", "head", "options"]
+    filter_fields = {n: n for n in ("id", "created_at", "reference")}
+    sort_fields = filter_fields
+
+    def base_queryset(self, *, mode: str) -> QuerySet[PaymentSource]:
+        return PaymentSource.objects.filter(mode=mode, payment_source_type=self.resource_name)
+
+    def related_object(self, instance: Any, name: str) -> Any:
+        if name == "order":  # the order it pays (the first, for a wallet's source)
+            return Order.objects.filter(payment_source=instance).order_by("created_at").first()
+        return super().related_object(instance, name)
+
+    def perform_create(self, serializer: StripePaymentSerializer) -> None:  # type: ignore[override]
+        data = dict(serializer.validated_data)
+        order, actor = data.pop("order"), actor_of(self.request)
+        client = self.grant.client_pk
+        source = services.payment_source_create(
+            mode=self.grant.mode,
+            payment_source_type=self.resource_name,
+            actor=actor,
+            created_by_client=client,
+            **data,
+        )
+        # Commerce Layer's flow: the new source pays the order it was created for.
+        sales_channel = client if self.grant.is_sales_channel else None
+        services.order_update(
+            order=order, actor=actor, sales_channel=sales_channel, payment_source=source
+        )
+        serializer.instance = source

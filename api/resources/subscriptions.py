@@ -8,16 +8,33 @@ from rest_framework.response import Response
 from api.relations import ToMany, ToOne
 from api.resources.tags import TAG_FIELDS, TaggableSerializer, TaggableViewSet, tags_write
 from api.serializers import COMMON_FIELDS
+from api.triggers import Trigger, triggers_run
 from api.views import actor_of
 from orders.models import CustomerPaymentSource, Market, Order
 from subscriptions import selectors, services
 from subscriptions.models import OrderSubscription
 from subscriptions.services.lifecycle import ALWAYS_UPDATABLE, UPDATABLE
 
+
+def subscription_action(service: Any) -> Trigger:
+    """A trigger that runs `service(subscription=..., actor=...)`."""
+    return Trigger(
+        lambda view, subscription, value: service(
+            subscription=subscription, actor=actor_of(view.request)
+        )
+    )
+
+
+def _run(view: Any, subscription: OrderSubscription, value: Any) -> OrderSubscription:
+    services.order_subscription_run(subscription=subscription, actor=actor_of(view.request))
+    return view.base_queryset(mode=view.grant.mode).get(pk=subscription.pk)
+
+
 TRIGGERS = {
-    "_activate": services.order_subscription_activate,
-    "_deactivate": services.order_subscription_deactivate,
-    "_cancel": services.order_subscription_cancel,
+    "_activate": subscription_action(services.order_subscription_activate),
+    "_deactivate": subscription_action(services.order_subscription_deactivate),
+    "_cancel": subscription_action(services.order_subscription_cancel),
+    "_run": Trigger(_run),
 }
 ATTRIBUTES = [
     "number",
@@ -55,8 +72,8 @@ class OrderSubscriptionSerializer(TaggableSerializer):
         "order_copies": "api.resources.ordercopies.OrderCopySerializer",
     }
     related_serializers = {
-        # Commerce Layer's SDK 7 asks for the copies as `order_factories`.
-        "order_factories": "api.resources.ordercopies.OrderCopySerializer",
+        # Commerce Layer's SDK 7 asks for the copies as `order_factories`, typed so.
+        "order_factories": "api.resources.ordercopies.OrderFactorySerializer",
         "orders": "api.resources.orders.OrderSerializer",
         "events": "api.resources.events.EventSerializer",
     }
@@ -71,13 +88,9 @@ class OrderSubscriptionSerializer(TaggableSerializer):
         allow_null=True,
     )
     order_copies = ToMany(resource_type="order_copies")
-    order_factories = ToMany(resource_type="order_copies")
+    order_factories = ToMany(resource_type="order_factories")
     orders = ToMany(resource_type="orders")
     events = ToMany(resource_type="events")
-    _activate = serializers.BooleanField(write_only=True, required=False)
-    _deactivate = serializers.BooleanField(write_only=True, required=False)
-    _cancel = serializers.BooleanField(write_only=True, required=False)
-    _run = serializers.BooleanField(write_only=True, required=False)
 
     class Meta:
         model = OrderSubscription
@@ -93,14 +106,12 @@ class OrderSubscriptionSerializer(TaggableSerializer):
             "order_factories",
             "orders",
             "events",
-            *TRIGGERS,
-            "_run",
             *TAG_FIELDS,
         ]
         read_only_fields = READ_ONLY
         extra_kwargs = {"frequency": {"required": True}}
 
-    triggers = (*TRIGGERS, "_run")
+    trigger_table = TRIGGERS
     triggers_noun = "subscriptions"
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -163,13 +174,7 @@ class OrderSubscriptionViewSet(TaggableViewSet):
             subscription = services.order_subscription_update(
                 subscription=subscription, actor=actor, **changes
             )
-        for trigger, action in TRIGGERS.items():
-            if data.get(trigger):
-                subscription = action(subscription=subscription, actor=actor)
-        if data.get("_run"):
-            services.order_subscription_run(subscription=subscription, actor=actor)
-            subscription = self.base_queryset(mode=self.grant.mode).get(pk=subscription.pk)
-        serializer.instance = subscription
+        serializer.instance = triggers_run(view=self, instance=subscription, data=data)
         tags_write(serializer, actor=actor)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:

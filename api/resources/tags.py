@@ -66,6 +66,8 @@ class TaggableSerializer(ResourceSerializer):
     write, in its transaction."""
 
     tag_triggers: ClassVar[tuple[str, ...]] = TAG_TRIGGERS
+    # The `tags` linkage of a write is read by to_internal_value, not by a field.
+    DOCUMENT_MEMBERS = ResourceSerializer.DOCUMENT_MEMBERS | {"tags"}
 
     tags = ToMany(resource_type="tags")
     _add_tags = serializers.CharField(
@@ -112,7 +114,7 @@ def tags_write(serializer: Any, *, actor: Actor) -> None:
 
 
 class TaggableViewSet(ResourceViewSet):
-    """/<type>/<id>/tags and /<type>/<id>/relationships/tags."""
+    """Serves a taggable resource's tags as its related endpoint and relationship."""
 
     def related_queryset(self, instance: Model, name: str) -> QuerySet[Any]:
         if name == "tags":

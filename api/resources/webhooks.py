@@ -11,15 +11,21 @@ from rest_framework.response import Response
 from api.relations import ToMany, ToOne
 from api.serializers import COMMON_FIELDS, ResourceSerializer
 from api.tokens import AccessToken
+from api.triggers import Trigger, triggers_run
 from api.views import ResourceViewSet
 from webhooks import selectors, services
 from webhooks.models import EventCallback, Webhook
 
-# Trigger → service; each takes the webhook and returns it fresh.
+
+def webhook_action(service: Any) -> Trigger:
+    """A trigger that runs `service(webhook=...)`, which returns the webhook fresh."""
+    return Trigger(lambda view, webhook, value: service(webhook=webhook))
+
+
 TRIGGERS = {
-    "_disable": services.webhook_disable,
-    "_enable": services.webhook_enable,
-    "_reset_circuit": services.webhook_reset_circuit,
+    "_disable": webhook_action(services.webhook_disable),
+    "_enable": webhook_action(services.webhook_enable),
+    "_reset_circuit": webhook_action(services.webhook_reset_circuit),
 }
 ATTRIBUTES = ["name", "topic", "callback_url", "include_resources"]
 STATE = ["disabled_at", "circuit_state", "circuit_failure_count"]
@@ -35,9 +41,6 @@ class WebhookSerializer(ResourceSerializer):
     )
     shared_secret = serializers.SerializerMethodField()
     last_event_callbacks = ToMany(resource_type="event_callbacks")
-    _disable = serializers.BooleanField(write_only=True, required=False)
-    _enable = serializers.BooleanField(write_only=True, required=False)
-    _reset_circuit = serializers.BooleanField(write_only=True, required=False)
 
     class Meta:
         model = Webhook
@@ -48,11 +51,10 @@ class WebhookSerializer(ResourceSerializer):
             "shared_secret",
             *STATE,
             "last_event_callbacks",
-            *TRIGGERS,
         ]
         read_only_fields = STATE
 
-    triggers = tuple(TRIGGERS)
+    trigger_table = TRIGGERS
     triggers_noun = "webhooks"
 
     def get_shared_secret(self, webhook: Webhook) -> str | None:
@@ -100,10 +102,7 @@ class WebhookViewSet(ResourceViewSet):
         changes = _plain(data)
         if changes:
             webhook = services.webhook_update(webhook=webhook, **changes)
-        for trigger, action in TRIGGERS.items():
-            if data.get(trigger):
-                webhook = action(webhook=webhook)
-        serializer.instance = webhook
+        serializer.instance = triggers_run(view=self, instance=webhook, data=data)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.webhook_delete(webhook=self.get_object())

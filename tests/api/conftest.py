@@ -120,6 +120,18 @@ def patch_document(resource_type: str, pk: str, **attributes: Any) -> dict[str, 
     return {"data": {"type": resource_type, "id": pk, "attributes": attributes}}
 
 
+def untraced(response: Any) -> dict[str, Any]:
+    """The response's document with each error's `meta.trace_id` checked (the X-Trace-Id of
+    the answer) and taken out, for comparing documents whole."""
+    body = json.loads(response.content)
+    for error in body.get("errors", []):
+        meta = error.get("meta", {})
+        assert meta.pop("trace_id") == response["X-Trace-Id"], error
+        if not meta:
+            error.pop("meta")
+    return body
+
+
 def assert_error(
     response: Any, status: int, code: str, *, pointer: str | None = None
 ) -> dict[str, Any]:
@@ -130,6 +142,7 @@ def assert_error(
     body = response.json()
     assert list(body) == ["errors"]
     assert body["errors"], "an error document lists at least one error"
+    assert all(e["meta"]["trace_id"] == response["X-Trace-Id"] for e in body["errors"])
     for error in body["errors"]:
         assert {"title", "detail", "code", "status"} <= set(error) <= ERROR_MEMBERS
         assert all(isinstance(error[k], str) and error[k] for k in ("title", "detail", "code"))
@@ -247,6 +260,7 @@ def world(make_order: Callable[..., Order], make_copy: Callable[..., OrderCopy])
     tag = factories.TagFactory()
     resource_tags_change(resource=order, add=[tag])
     webhook, event_callback = _a_called_webhook(order)
+    order_copy = make_copy(order)
     return {
         "orders": order,
         "line_items": order.line_items.first(),
@@ -256,10 +270,12 @@ def world(make_order: Callable[..., Order], make_copy: Callable[..., OrderCopy])
         "addresses": order.shipping_address,
         "payment_methods": order.payment_method,
         "payment_sources": order.payment_source,
+        "stripe_payments": order.payment_source,  # the factories' sources are stripe_payments
         "customer_payment_sources": order.payment_source.wallet_entry,
         "coupons": factories.CouponFactory(promotion=promotion, mode="test"),
         "promotions": promotion,
-        "order_copies": make_copy(order),
+        "order_copies": order_copy,
+        "order_factories": order_copy,  # the same copy, as Commerce Layer's order factory
         "order_subscriptions": subscription,
         "events": Event.objects.filter(resource_type="orders", resource_id=order.pk).first(),
         "tags": tag,

@@ -130,7 +130,8 @@ def token_error(response, status, code):
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/json"
     [error] = response.json()["errors"]
-    assert set(error) == {"title", "detail", "code", "status"}
+    assert set(error) == {"title", "detail", "code", "status", "meta"}
+    assert error["meta"] == {"trace_id": response["X-Trace-Id"]}
     assert (error["code"], error["status"]) == (code, str(status))
     return error
 

@@ -11,7 +11,14 @@ from api import tokens
 from api.services import api_client_revoke
 from events.models import Event
 from ordercopies.models import OrderCopy
-from tests.api.conftest import MEDIA, ApiCaller, assert_error, copy_document, patch_document
+from tests.api.conftest import (
+    MEDIA,
+    ApiCaller,
+    assert_error,
+    copy_document,
+    patch_document,
+    untraced,
+)
 
 # Authentication ---------------------------------------------------------------------------------
 
@@ -19,7 +26,7 @@ from tests.api.conftest import MEDIA, ApiCaller, assert_error, copy_document, pa
 def test_no_token_is_401_unauthorized(anonymous, db):
     response = anonymous.get("/api/order_copies")
     assert response.status_code == 401
-    assert response.json() == {
+    assert untraced(response) == {
         "errors": [
             {
                 "title": "Access denied",
@@ -55,7 +62,7 @@ def test_no_token_on_a_write_is_401_too(anonymous, db):
 )
 def test_a_garbage_token_is_401_invalid_token(client, db, token):
     response = ApiCaller(client, token).get("/api/order_copies")
-    assert response.json() == {
+    assert untraced(response) == {
         "errors": [
             {
                 "title": "Invalid token",
@@ -155,7 +162,7 @@ def test_a_token_that_claims_another_mode_than_its_client_is_refused(api, client
 )
 def test_an_unknown_record_is_404_record_not_found(api, path):
     error = assert_error(api.get(path), 404, "RECORD_NOT_FOUND")
-    assert set(error) == {"title", "detail", "code", "status"}
+    assert set(error) == {"title", "detail", "code", "status", "meta"}
     assert error["title"] == "Record not found"
 
 
@@ -176,7 +183,7 @@ def test_writes_to_an_unknown_record_are_404(api):
         ("put", "/api/events/{event}"),  # PATCH is offered: `_trigger`
         ("delete", "/api/events/{event}"),
         ("post", "/api/markets"),
-        ("delete", "/api/addresses/{address}"),
+        ("post", "/api/addresses/{address}"),
         ("post", "/api/order_copies/{copy}/source_order"),
         ("delete", "/api/order_copies/{copy}/relationships/source_order"),
         ("patch", "/api/orders/{order}/relationships/line_items"),
@@ -198,13 +205,15 @@ def test_a_method_not_offered_is_405(api, client, make_order, make_copy, method,
 
 def test_deleting_a_copy_in_progress_is_423_locked(api, in_progress_copy):
     response = api.delete(f"/api/order_copies/{in_progress_copy.pk}")
-    assert response.json() == {
+    assert untraced(response) == {
         "errors": [
             {
-                "title": "Locked",
-                "detail": "a copy in progress cannot be deleted; wait for it to end",
+                "title": "a copy in progress cannot be deleted; wait for it to end",
+                "detail": "status - a copy in progress cannot be deleted; wait for it to end",
                 "code": "LOCKED",
                 "status": "423",
+                "source": {"pointer": "/data/attributes/status"},
+                "meta": {"error": "invalid"},
             }
         ]
     }
@@ -217,7 +226,7 @@ def test_deleting_a_copy_in_progress_is_423_locked(api, in_progress_copy):
 
 def test_a_copy_without_a_source_order_is_422_on_the_relationship(api):
     response = api.post("/api/order_copies", {"data": {"type": "order_copies", "attributes": {}}})
-    assert response.json() == {
+    assert untraced(response) == {
         "errors": [
             {
                 "title": "This field is required.",
@@ -343,10 +352,17 @@ def test_a_malformed_document_is_400_invalid_resource(api, no_raise, body):
     assert not OrderCopy.objects.exists()
 
 
-@pytest.mark.parametrize(
-    "resource_type", ["orders", "order_copy", "ORDER_COPIES", "", None, 3, ["order_copies"]]
-)
-def test_a_document_of_the_wrong_type_is_400(api, make_order, resource_type):
+@pytest.mark.parametrize("resource_type", ["orders", "order_copy", "ORDER_COPIES"])
+def test_a_document_of_another_type_is_409(api, make_order, resource_type):
+    order = make_order()
+    document = {"data": {"type": resource_type, "relationships": source_relationship(order.pk)}}
+    error = assert_error(api.post("/api/order_copies", document), 409, "CONFLICT")
+    assert resource_type in error["detail"]
+    assert not OrderCopy.objects.exists()
+
+
+@pytest.mark.parametrize("resource_type", ["", None, 3, ["order_copies"]])
+def test_a_document_without_a_type_is_400(api, make_order, resource_type):
     order = make_order()
     document = {"data": {"type": resource_type, "relationships": source_relationship(order.pk)}}
     assert_error(api.post("/api/order_copies", document), 400, "INVALID_RESOURCE")
@@ -355,7 +371,7 @@ def test_a_document_of_the_wrong_type_is_400(api, make_order, resource_type):
     assert not OrderCopy.objects.exists()
 
 
-def test_a_linkage_of_the_wrong_type_is_400(api, make_order):
+def test_a_linkage_of_the_wrong_type_is_409(api, make_order):
     order = make_order()
     document = {
         "data": {
@@ -363,8 +379,8 @@ def test_a_linkage_of_the_wrong_type_is_400(api, make_order):
             "relationships": {"source_order": {"data": {"type": "markets", "id": order.pk}}},
         }
     }
-    error = assert_error(api.post("/api/order_copies", document), 400, "INVALID_RESOURCE")
-    assert "orders" in error["detail"]
+    error = assert_error(api.post("/api/order_copies", document), 409, "CONFLICT")
+    assert "Expected orders, received markets" in error["detail"]
 
 
 def test_a_to_many_linkage_on_a_to_one_relationship_is_422(api, make_order):
@@ -379,15 +395,15 @@ def test_a_to_many_linkage_on_a_to_one_relationship_is_422(api, make_order):
     assert_error(response, 422, "VALIDATION_ERROR", pointer="/data/relationships/source_order")
 
 
-def test_a_patch_without_an_id_or_with_another_id_is_400(api, make_order, make_copy):
+def test_a_patch_without_an_id_is_400_and_with_another_id_or_type_409(api, make_order, make_copy):
     order_copy = make_copy(make_order())
     url = f"/api/order_copies/{order_copy.pk}"
     without_id = {"data": {"type": "order_copies", "attributes": {"reference": "x"}}}
     assert_error(api.patch(url, without_id), 400, "INVALID_RESOURCE")
     other_id = patch_document("order_copies", "OtherId000", reference="x")
-    assert_error(api.patch(url, other_id), 400, "INVALID_RESOURCE")
+    assert_error(api.patch(url, other_id), 409, "CONFLICT")
     wrong_type = patch_document("orders", order_copy.pk, reference="x")
-    assert_error(api.patch(url, wrong_type), 400, "INVALID_RESOURCE")
+    assert_error(api.patch(url, wrong_type), 409, "CONFLICT")
     assert OrderCopy.objects.get(pk=order_copy.pk).reference == ""
 
 

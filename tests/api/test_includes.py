@@ -57,6 +57,7 @@ def get_counted(api, path, params=None):
 def test_the_generated_paths_cover_every_resource_and_the_cycle():
     assert set(INCLUDING) == {
         "order_copies",
+        "order_factories",
         "orders",
         "line_items",
         "order_subscriptions",

@@ -230,7 +230,7 @@ def test_records_made_with_a_live_token_are_live(live_api, live_market, make_ord
     source = make_order_in(live_market)
     response = live_api.post("/api/order_copies", copy_document(source.pk))
     assert response.status_code == 201, response.content
-    assert response.json()["data"]["meta"] == {"mode": "live"}
+    assert response.json()["data"]["meta"]["mode"] == "live"
     order_copy = OrderCopy.objects.get(pk=response.json()["data"]["id"])
     assert order_copy.mode == "live"
     assert Event.objects.get(resource_id=order_copy.pk).mode == "live"
@@ -254,7 +254,7 @@ def test_records_made_with_a_live_token_are_live(live_api, live_market, make_ord
         },
     )
     assert order.status_code == 201, order.content
-    assert order.json()["data"]["meta"] == {"mode": "live"}
+    assert order.json()["data"]["meta"]["mode"] == "live"
     assert Order.objects.get(pk=order.json()["data"]["id"]).mode == "live"
 
 
@@ -263,7 +263,7 @@ def test_records_made_with_a_test_token_are_test(api, market):
         "/api/orders",
         {"data": {"type": "orders", "relationships": {"market": linkage("markets", market.pk)}}},
     )
-    assert order.json()["data"]["meta"] == {"mode": "test"}
+    assert order.json()["data"]["meta"]["mode"] == "test"
     assert Order.objects.get(pk=order.json()["data"]["id"]).mode == "test"
 
 

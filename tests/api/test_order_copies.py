@@ -59,7 +59,7 @@ def test_create_answers_201_with_a_pending_copy_and_default_options(api, make_or
     )
     assert resource["relationships"]["source_order"]["data"] == {"type": "orders", "id": source.pk}
     assert resource["relationships"]["target_order"]["data"] is None
-    assert resource["meta"] == {"mode": "test"}
+    assert resource["meta"]["mode"] == "test"
     stored = OrderCopy.objects.get(pk=resource["id"])
     assert (stored.status, stored.mode, stored.source_order_id) == ("pending", "test", source.pk)
 
@@ -116,17 +116,28 @@ def test_a_created_copy_runs_like_any_other(api, make_order):
     assert target["type"] == "orders" and target["id"] != source.pk
 
 
-def test_read_only_attributes_are_ignored_on_create(api, make_order):
+@pytest.mark.parametrize("name", ["status", "attempts", "errors_count"])
+def test_a_read_only_attribute_on_create_is_400_naming_it(api, make_order, name):
+    document = copy_document(make_order().pk, **{name: 3})
+    error = assert_error(
+        api.post("/api/order_copies", document),
+        400,
+        "INVALID_RESOURCE",
+        pointer=f"/data/attributes/{name}",
+    )
+    assert f"{name} is read-only" in error["detail"]
+    assert not OrderCopy.objects.exists()
+
+
+def test_a_read_only_relationship_on_create_is_400_naming_it(api, make_order):
     source = make_order()
-    document = copy_document(source.pk, status="completed", attempts=9, errors_count=3)
+    document = copy_document(source.pk)
     document["data"]["relationships"]["target_order"] = {
         "data": {"type": "orders", "id": source.pk}
     }
     response = api.post("/api/order_copies", document)
-    assert response.status_code == 201
-    stored = OrderCopy.objects.get(pk=response.json()["data"]["id"])
-    assert (stored.status, stored.attempts, stored.errors_count) == ("pending", 0, 0)
-    assert stored.target_order_id is None
+    assert_error(response, 400, "INVALID_RESOURCE", pointer="/data/relationships/target_order")
+    assert not OrderCopy.objects.exists()
 
 
 def test_a_trigger_on_create_is_422(api, make_order):
@@ -201,13 +212,14 @@ def test_update_of_the_source_order_is_422(api, make_order, make_copy):
     assert fresh_copy(order_copy).source_order_id == source.pk
 
 
-def test_update_does_not_change_the_status(api, make_order, make_copy):
+def test_an_update_of_the_status_is_400_and_changes_nothing(api, make_order, make_copy):
     order_copy = make_copy(make_order())
     response = api.patch(
-        url(order_copy), patch_document("order_copies", order_copy.pk, status="completed")
+        url(order_copy),
+        patch_document("order_copies", order_copy.pk, status="completed", reference="kept out"),
     )
-    assert response.status_code == 200
-    assert fresh_copy(order_copy).status == "pending"
+    assert_error(response, 400, "INVALID_RESOURCE", pointer="/data/attributes/status")
+    assert (fresh_copy(order_copy).status, fresh_copy(order_copy).reference) == ("pending", "")
 
 
 # Triggers -----------------------------------------------------------------------------------------
@@ -254,7 +266,7 @@ def test_retry_of_a_copy_that_did_not_fail_is_422(api, request, make_order, make
     response = api.patch(
         url(order_copy), patch_document("order_copies", order_copy.pk, _retry=True)
     )
-    error = assert_error(response, 422, "VALIDATION_ERROR", pointer="/data/attributes/status")
+    error = assert_error(response, 422, "COPY_NOT_RETRYABLE", pointer="/data/attributes/status")
     if fixture != "in_progress_copy":
         assert error["detail"] == (
             f"status - only failed or aborted copies can be retried; this one is {status}"
@@ -280,7 +292,7 @@ def test_abort_of_a_copy_that_is_not_pending_is_422(api, request, fixture):
     response = api.patch(
         url(order_copy), patch_document("order_copies", order_copy.pk, _abort=True)
     )
-    assert_error(response, 422, "VALIDATION_ERROR", pointer="/data/attributes/status")
+    assert_error(response, 422, "COPY_NOT_ABORTABLE", pointer="/data/attributes/status")
     assert fresh_copy(order_copy).status == status
 
 
@@ -332,7 +344,7 @@ def test_delete_of_a_copy_in_progress_is_423(api, in_progress_copy):
 
 def test_a_refused_trigger_leaves_the_changes_sent_with_it_unsaved(api, completed_copy):
     document = patch_document("order_copies", completed_copy.pk, reference="new", _retry=True)
-    assert_error(api.patch(url(completed_copy), document), 422, "VALIDATION_ERROR")
+    assert_error(api.patch(url(completed_copy), document), 422, "COPY_NOT_RETRYABLE")
     assert fresh_copy(completed_copy).reference == ""
 
 

@@ -390,7 +390,7 @@ def test_placing_an_order_someone_else_gave_a_foreign_source_is_refused(
     response = shop.patch(
         f"/api/orders/{order.pk}", patch_document("orders", order.pk, _place=True)
     )
-    assert_error(response, 422, "VALIDATION_ERROR")
+    assert_error(response, 422, "ORDER_NOT_PLACEABLE")
     assert Order.objects.get(pk=order.pk).status == "pending"
 
 

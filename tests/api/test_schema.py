@@ -101,8 +101,8 @@ def test_who_may_call_each_operation_is_read_from_the_access_policy(schema):
     assert [line for line in orders_patch.splitlines() if line.startswith(place)][0].endswith(
         "| yes |"
     )
-    # _cancel, _approve, _archive, _unarchive and the two tag triggers are integrations' only.
-    assert "| `_cancel` |" in orders_patch and orders_patch.count("| no |") == 6
+    # Sales channels may send only `_place` of the orders' 18 triggers (api/policy.py).
+    assert "| `_cancel` |" in orders_patch and orders_patch.count("| no |") == 18
 
 
 def test_an_operation_added_without_an_entry_is_named(schema):

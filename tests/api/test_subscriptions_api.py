@@ -35,7 +35,7 @@ def test_a_subscription_of_a_pending_order_waits_for_its_placement(api, make_ord
     assert data["attributes"]["renewal_alert_period"] == 24
     assert data["attributes"]["customer_email"]
     assert data["relationships"]["market"]["data"]["type"] == "markets"
-    assert data["meta"] == {"mode": "test"}
+    assert data["meta"]["mode"] == "test"
 
 
 @pytest.mark.parametrize(

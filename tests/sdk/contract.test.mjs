@@ -1,11 +1,12 @@
 // Commerce Layer's official SDK against our API (a live server started by test_sdk.py).
-// Inputs come from the environment: BASE_URL, TOKEN, SOURCE_ORDER_ID, PENDING_ORDER_ID.
+// Inputs come from the environment: BASE_URL, TOKEN, SOURCE_ORDER_ID, PENDING_ORDER_ID,
+// PLACEABLE_ORDER_ID.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { CommerceLayerStatic } from '@commercelayer/sdk'
 import { CommerceLayer } from '@commercelayer/sdk/bundle'
 
-const { BASE_URL, TOKEN, SOURCE_ORDER_ID, PENDING_ORDER_ID } = process.env
+const { BASE_URL, TOKEN, SOURCE_ORDER_ID, PENDING_ORDER_ID, PLACEABLE_ORDER_ID } = process.env
 const cl = CommerceLayer({
   organization: 'acme',
   accessToken: TOKEN,
@@ -114,7 +115,7 @@ test('a refused trigger surfaces as ApiError 422 with the reason', async () => {
   await assert.rejects(cl.orders._place(PENDING_ORDER_ID), (error) => {
     assert.ok(CommerceLayerStatic.isApiError(error))
     assert.equal(error.status, 422)
-    assert.equal(error.errors[0].code, 'VALIDATION_ERROR')
+    assert.equal(error.errors[0].code, 'ORDER_NOT_PLACEABLE')
     assert.match(error.errors[0].detail, /cannot transition from cancelled to placed/)
     return true
   })
@@ -156,6 +157,7 @@ test('order subscriptions: create, read, triggers, related endpoints', async () 
   assert.equal(running.status, 'running')
   const copies = await cl.order_subscriptions.order_factories(created.id)
   assert.equal(copies.length, 1)
+  assert.equal(copies[0].type, 'order_factories')
   assert.equal(copies[0].place_target_order, true)
   const owner = await cl.order_copies.order_subscription(copies[0].id)
   assert.equal(owner.id, created.id)
@@ -163,7 +165,7 @@ test('order subscriptions: create, read, triggers, related endpoints', async () 
   assert.deepEqual(Array.from(subs, (s) => s.id), [created.id])
   await assert.rejects(cl.order_subscriptions._deactivate(created.id), (error) => {
     assert.equal(error.status, 422)
-    assert.equal(error.errors[0].code, 'VALIDATION_ERROR')
+    assert.equal(error.errors[0].code, 'SUBSCRIPTION_TRANSITION_REFUSED')
     return true
   })
   const cancelled = await cl.order_subscriptions._cancel(created.id)
@@ -312,4 +314,36 @@ test('webhooks: create, list, retrieve, update, triggers, callbacks, delete', as
   assert.equal(byEvent[0].id, callback.id)
   const webhookFailures = (await cl.webhooks.retrieve(WEBHOOK_ID)).circuit_failure_count
   assert.equal(webhookFailures, 1)
+})
+
+test('typed calls pay an order with a stripe payment, add a line by item and place it', async () => {
+  const payment = await cl.stripe_payments.create({
+    stripe_id: 'pi_sdk',
+    order: cl.orders.relationship(PLACEABLE_ORDER_ID),
+  })
+  assert.equal(payment.type, 'stripe_payments')
+  const order = await cl.orders.update(
+    { id: PLACEABLE_ORDER_ID, payment_source: cl.stripe_payments.relationship(payment.id) },
+    { include: ['line_items'] },
+  )
+  const sku = order.line_items.find((line) => line.item_type === 'skus').sku_code
+  const [item] = await cl.skus.list({ filters: { code_eq: sku } })
+  const line = await cl.line_items.create({
+    quantity: 1,
+    order: cl.orders.relationship(PLACEABLE_ORDER_ID),
+    item: cl.skus.relationship(item.id),
+  })
+  assert.equal(line.quantity, 2) // merged with the order's line of that SKU
+  await cl.orders._refresh(PLACEABLE_ORDER_ID)
+  const placed = await cl.orders._place(PLACEABLE_ORDER_ID)
+  assert.equal(placed.status, 'placed')
+})
+
+test('an unsupported trigger is an ApiError 400 naming it, not a silent success', async () => {
+  await assert.rejects(cl.orders._capture(PLACEABLE_ORDER_ID), (error) => {
+    assert.equal(error.status, 400)
+    assert.equal(error.errors[0].code, 'TRIGGER_NOT_SUPPORTED')
+    assert.match(error.errors[0].detail, /_capture/)
+    return true
+  })
 })

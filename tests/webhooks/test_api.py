@@ -171,6 +171,8 @@ def test_an_event_is_read_only_but_for_trigger(api, make_order):
     copy = copy_services.order_copy_create(source_order=make_order(place=True), mode="test")
     event = Event.objects.get(resource_id=copy.pk)
     response = api.patch(f"/api/events/{event.pk}", patch_document("events", event.pk, name="x"))
+    assert_error(response, 400, "INVALID_RESOURCE", pointer="/data/attributes/name")
+    response = api.patch(f"/api/events/{event.pk}", patch_document("events", event.pk))
     assert_error(response, 422, "VALIDATION_ERROR")
     assert Event.objects.get(pk=event.pk).name == "order_copies.create"
 
