@@ -13,7 +13,7 @@ from playwright.sync_api import Page, Route, expect
 from api.services import api_client_create
 from api.tokens import token_issue
 from ordercopies.models import OrderCopy
-from tests.browser.test_console_health import SCREENSHOTS
+from tests.browser.conftest import SCREENSHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
