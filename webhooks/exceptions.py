@@ -23,3 +23,7 @@ class UnknownTopic(WebhookError):
 
 class InvalidIncludeResources(WebhookError):
     key = "include_resources"
+
+
+class NothingToDeliver(WebhookError):
+    """An event fired again that no enabled webhook listens to."""

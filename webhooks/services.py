@@ -25,7 +25,7 @@ from django.utils import timezone
 from api.models import ApiClient
 from events.models import Event
 from webhooks import outbound
-from webhooks.exceptions import InvalidIncludeResources, UnknownTopic
+from webhooks.exceptions import InvalidIncludeResources, NothingToDeliver, UnknownTopic
 from webhooks.models import EventCallback, Webhook, WebhookDelivery
 from webhooks.payloads import body_of, payload_render
 from webhooks.topics import TOPICS
@@ -69,8 +69,14 @@ def webhook_deliveries_record(events: list[Event]) -> list[WebhookDelivery]:
 
 @transaction.atomic
 def event_trigger(*, event: Event) -> list[WebhookDelivery]:
-    """Fire `event` again: each enabled webhook listening to it gets a new delivery."""
-    return webhook_deliveries_record([event])
+    """Fire `event` again: each enabled webhook listening to it gets a new delivery. Refused
+    when none listens (firing it would do nothing)."""
+    deliveries = webhook_deliveries_record([event])
+    if not deliveries:
+        raise NothingToDeliver(
+            f"no enabled webhook of {event.mode} mode listens to {event.name}: nothing to deliver"
+        )
+    return deliveries
 
 
 @transaction.atomic

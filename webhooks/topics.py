@@ -4,6 +4,8 @@
 TOPICS = frozenset(
     {
         "addresses.create",
+        "addresses.destroy",
+        "addresses.update",
         "line_items.create",
         "line_items.destroy",
         "line_items.update",
@@ -32,9 +34,13 @@ TOPICS = frozenset(
         "orders.cancel",
         "orders.create",
         "orders.destroy",
+        "orders.pending",
         "orders.place",
+        "orders.refresh",
+        "orders.save_payment_source",
         "orders.unarchive",
         "orders.update",
+        "orders.validate",
         "payment_sources.create",
     }
 )

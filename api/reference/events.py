@@ -24,7 +24,8 @@ gets a new delivery of it; nothing else of an event can change.""",
         "_trigger": Trigger(
             effect="delivers the event again to each webhook listening to its topic (a new "
             "delivery id, the same event id)",
-            refused_when="the PATCH does not send it (422: events are read-only otherwise)",
+            refused_when="no enabled webhook listens to the event (422: nothing to deliver); a "
+            "PATCH without it (422: events are read-only otherwise)",
         ),
     },
 )
