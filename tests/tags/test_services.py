@@ -84,9 +84,7 @@ def test_two_writes_racing_to_tag_a_resource_never_pass_the_limit(postgres):
     """Each write alone stays within ten tags; together they would not. The second waits for
     the first (the resource's row lock) and counts its tags: refused, never eleven or more."""
     order = factories.OrderFactory()
-    first, second = (
-        [factories.TagFactory(name=f"{side}{n}") for n in range(6)] for side in "ab"
-    )
+    first, second = ([factories.TagFactory(name=f"{side}{n}") for n in range(6)] for side in "ab")
     holding, done = threading.Event(), threading.Event()
     outcome: dict[str, object] = {}
 
