@@ -36,10 +36,11 @@ class IdempotencyMiddleware:
         if key is None or request.method not in WRITES or not request.path_info.startswith("/api/"):
             return self.get_response(request)
         key = key.strip()
-        if not 0 < len(key) <= MAX_KEY_LENGTH:
+        if not 0 < len(key) <= MAX_KEY_LENGTH or not key.isprintable():
             return _error(
                 IdempotencyError(
-                    f"the Idempotency-Key header must be 1 to {MAX_KEY_LENGTH} characters"
+                    f"the Idempotency-Key header must be 1 to {MAX_KEY_LENGTH} printable "
+                    "characters (a UUID, say), without control characters"
                 )
             )
         caller = _caller(request)

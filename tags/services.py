@@ -108,6 +108,10 @@ def resource_tags_change(
     mode = getattr(resource, "mode", None)
     if any(tag.mode != mode for tag in [*add, *remove, *(replace or [])]):
         raise TagInvalid({"tags": [f"a resource in {mode} mode carries only {mode} tags"]})
+    # The resource's row lock makes concurrent changes of its tags wait for one another, so
+    # that each counts the tags the other added (MAX_TAGS_PER_RESOURCE) and none inserts a
+    # link the other just inserted.
+    list(type(resource)._default_manager.select_for_update().filter(pk=resource.pk).values("pk"))
     before = {tag.pk: tag for tag in tag_list_for(resource=resource)}
     after = dict(before) if replace is None else {tag.pk: tag for tag in replace}
     after |= {tag.pk: tag for tag in add}

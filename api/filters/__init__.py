@@ -12,11 +12,14 @@ from rest_framework.request import Request
 
 from api.exceptions import ApiError, FilterNotAllowed
 from api.filters import paths
-from api.filters.predicates import PREDICATES, accepts_null, check_value, condition
+from api.filters.predicates import MULTI, PREDICATES, accepts_null, check_value, condition
 
 FILTER_PARAM = re.compile(r"^filter\[q\]\[(?P<key>[a-z0-9_]{1,200})\]$")
 MAX_FILTERS = 20
 MAX_SORT_FIELDS = 5
+# Each attribute of an `_or_`, times each value of an `_any`/`_all`, is a condition on every
+# row (an `_in` list is one): their sum bounds what a request costs per row, whatever its size.
+MAX_CONDITIONS = 200
 
 
 def parse_key(resource_type: str, key: str) -> tuple[tuple[paths.Attribute, ...], str]:
@@ -44,6 +47,7 @@ class QueryFilter(BaseFilterBackend):
         params = [(p, str(v)) for p, v in request.query_params.items() if p.startswith("filter")]
         if len(params) > MAX_FILTERS:
             raise FilterNotAllowed(f"{len(params)} filters: at most {MAX_FILTERS} in one request")
+        conditions = 0
         for param, raw in params:
             match = FILTER_PARAM.match(param)
             if match is None:
@@ -51,6 +55,12 @@ class QueryFilter(BaseFilterBackend):
             key = match["key"]
             attributes, predicate = parse_key(view.resource_name, key)
             check_value(key, predicate, raw)
+            conditions += len(attributes) * (raw.count(",") + 1 if predicate in MULTI else 1)
+            if conditions > MAX_CONDITIONS:
+                raise FilterNotAllowed(
+                    f"the filters ask for more than {MAX_CONDITIONS} conditions (each attribute "
+                    "of an _or_ times each value of an _any or _all): split the request"
+                )
             nullable = accepts_null(predicate, raw, key)
             q = None
             for attribute in attributes:

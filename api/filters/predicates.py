@@ -9,6 +9,7 @@ The scalar predicates also come as `_any` (OR over comma-separated values) and `
 """
 
 import json
+import math
 import re
 from datetime import UTC
 from typing import Any
@@ -184,27 +185,64 @@ def _json_contains(path: str, raw: str, key: str, field: Any) -> Q:
     objects of scalars. Arrays and empty objects need `@>`: refused elsewhere, saying so."""
     if not isinstance(field, models.JSONField):
         raise FilterNotAllowed(f"filter[q][{key}]: _jcont needs a JSON attribute")
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        raise FilterNotAllowed(f"filter[q][{key}] must be a JSON object, got {raw!r}") from None
-    if not isinstance(value, dict):
-        raise FilterNotAllowed(f"filter[q][{key}] must be a JSON object, got {raw!r}")
+    value = _json_object(raw, key)
     if connection.vendor == "postgresql":
         return Q(**{f"{path}__contains": value})
     q = Q()  # {} holds in every object
     leaves = [leaf for name, item in value.items() for leaf in _leaves(item, (name,), key)]
     for keys, leaf in leaves:
+        # Expressions, not a `metadata__a__b` lookup string: a key may be named like a lookup.
+        at = (F(path), Value(connection.ops.compile_json_path(list(keys))))
         # SQLite's JSON_EXTRACT gives 1 for true: the JSON type is compared too, as `@>` does.
-        json_type = JsonType(F(path), Value(connection.ops.compile_json_path(list(keys))))
-        q &= Q(**{f"{path}__{'__'.join(keys)}__exact": leaf})
-        q &= Q(Exact(json_type, _json_type_name(leaf)))
+        q &= Q(Exact(JsonType(*at), _json_type_name(leaf)))
+        if leaf is not None and not isinstance(leaf, bool):  # the type says it all for those
+            q &= Q(Exact(JsonExtract(*at, output_field=_leaf_field(leaf)), leaf))
     return q
+
+
+def _json_object(raw: str, key: str) -> dict[str, Any]:
+    """The `_jcont` value: a JSON object the database can hold (JSON has no NaN or infinity,
+    and PostgreSQL's no NUL character)."""
+    refused = FilterNotAllowed(
+        f"filter[q][{key}] must be a JSON object (finite numbers, no NUL characters), got "
+        f"{raw[:80]!r}"
+    )
+    try:
+        value = json.loads(raw, parse_constant=_no_constant)
+    except ValueError:
+        raise refused from None
+    if not isinstance(value, dict) or not _storable(value):
+        raise refused
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _storable(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all("\x00" not in k and _storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(item) for item in value)
+    if isinstance(value, str):
+        return "\x00" not in value
+    return not isinstance(value, float) or math.isfinite(value)
 
 
 class JsonType(Func):
     function = "JSON_TYPE"
     output_field = models.CharField()
+
+
+class JsonExtract(Func):
+    function = "JSON_EXTRACT"
+
+
+def _leaf_field(value: Any) -> Field:
+    if isinstance(value, int):
+        return models.BigIntegerField()
+    return models.FloatField() if isinstance(value, float) else models.CharField()
 
 
 def _json_type_name(value: Any) -> str:
@@ -226,6 +264,10 @@ def _leaves(value: Any, keys: tuple[str, ...], key: str) -> list[tuple[tuple[str
         raise FilterNotAllowed(
             f"filter[q][{key}]: the key {name!r} in _jcont needs PostgreSQL (empty, numeric, "
             "or with a double underscore, a quote or a backslash)"
+        )
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise FilterNotAllowed(
+            f"filter[q][{key}]: the number {value} in _jcont needs PostgreSQL (beyond 64 bits)"
         )
     if not isinstance(value, dict):
         return [(keys, value)]

@@ -193,6 +193,17 @@ def test_a_key_too_long_is_a_400(erp, make_order):
     assert OrderCopy.objects.count() == 0
 
 
+@pytest.mark.parametrize("key", ["a\x00b", "a\nb", "\x7f"])
+def test_a_key_with_control_characters_is_a_400(erp, make_order, key):
+    source = make_order(place=True)
+    erp.client.raise_request_exception = False  # a 500 as a server answers it
+    response = erp.send("POST", "/api/order_copies", copy_document(source.pk), key=key)
+    assert response.status_code == 400, response.content
+    assert "Idempotency-Key" in response.json()["errors"][0]["detail"]
+    assert OrderCopy.objects.count() == 0
+    assert IdempotencyKey.objects.count() == 0
+
+
 def test_reads_and_paths_outside_the_api_ignore_the_header(erp, make_order):
     source = make_order(place=True)
     response = erp.send("GET", f"/api/orders/{source.pk}", key="k-1")

@@ -1,4 +1,7 @@
+import threading
+
 import pytest
+from django.db import connection, transaction
 
 from events.models import Event
 from tags.exceptions import TagInvalid, TagsNotFound, TooManyTags
@@ -74,3 +77,37 @@ def test_at_most_ten_tags(order):
     with pytest.raises(TooManyTags):
         resource_tags_change(resource=order, add=tags[10:])
     assert len(names(order)) == 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_writes_racing_to_tag_a_resource_never_pass_the_limit(postgres):
+    """Each write alone stays within ten tags; together they would not. The second waits for
+    the first (the resource's row lock) and counts its tags: refused, never eleven or more."""
+    order = factories.OrderFactory()
+    first, second = ([factories.TagFactory(name=f"{side}{n}") for n in range(6)] for side in "ab")
+    holding, done = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def tag_and_hold() -> None:
+        try:
+            with transaction.atomic():
+                resource_tags_change(resource=order, add=first)
+                holding.set()
+                done.wait(timeout=1)  # the second write runs meanwhile, or waits
+            outcome["first"] = "tagged"
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=tag_and_hold)
+    thread.start()
+    assert holding.wait(timeout=10)
+    try:
+        resource_tags_change(resource=order, add=second)
+        outcome["second"] = "tagged"
+    except TooManyTags:
+        outcome["second"] = "refused"
+    finally:
+        done.set()
+        thread.join(timeout=10)
+    assert outcome == {"first": "tagged", "second": "refused"}
+    assert sorted(names(order)) == sorted(tag.name for tag in first)
