@@ -145,7 +145,8 @@ IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "description": """Any string of your own (a UUID): the first request with it is carried
+    "description": """Integrations only (a sales channel's key is a 400). Any string of your
+own (a UUID): the first request with it is carried
 out and its answer stored for `IDEMPOTENCY_KEY_TTL`; a repeat gets that answer again with
 `Idempotent-Replayed: true`, the same key with another request is a 422
 `IDEMPOTENCY_KEY_REUSED`, a repeat while the first still runs a 409 `IDEMPOTENCY_KEY_IN_USE`.""",

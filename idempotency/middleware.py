@@ -43,7 +43,10 @@ class IdempotencyMiddleware:
                     "characters (a UUID, say), without control characters"
                 )
             )
-        caller = _caller(request)
+        try:
+            caller = _caller(request)
+        except IdempotencyError as refusal:
+            return _error(refusal)
         if caller is None:
             return self.get_response(request)  # no valid token: refused by the API as without a key
         client_id, mode = caller
@@ -74,7 +77,9 @@ class IdempotencyMiddleware:
 
 
 def _caller(request: HttpRequest) -> tuple[str, str] | None:
-    """The API client and mode of the request's token, as the API itself reads them."""
+    """The API client and mode of the request's token, as the API itself reads them. A sales
+    channel's key is refused: its client is public and shared by every shopper of the shop, so
+    one shopper's key could replay another shopper's answer (their order, their address)."""
     try:
         authenticated = BearerTokenAuthentication().authenticate(Request(request))
     except AuthenticationFailed:
@@ -82,6 +87,11 @@ def _caller(request: HttpRequest) -> tuple[str, str] | None:
     if authenticated is None:
         return None
     _, grant = authenticated
+    if grant.is_sales_channel:
+        raise IdempotencyError(
+            "Idempotency-Key is for integrations: a sales channel's client is shared by every "
+            "shopper, so its keys could replay another shopper's answer; send the write without it"
+        )
     return grant.client_pk, grant.mode
 
 

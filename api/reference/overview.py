@@ -146,8 +146,9 @@ Requests and answers are JSON:API documents, `application/vnd.api+json` (writes 
 are write-only boolean attributes sent in a PATCH, one a request. A body may be at most
 {settings.API_MAX_BODY_BYTES:,} bytes (else 413 `PAYLOAD_TOO_LARGE`) and nest at most
 {settings.API_MAX_JSON_DEPTH} levels of objects and arrays (else 400 `INVALID_RESOURCE`).
-Send an `Idempotency-Key` header (a UUID of your own) with a POST, PATCH or DELETE to make
-it safe to retry: a repeat within {settings.IDEMPOTENCY_KEY_TTL // 3600} h answers the first
+An integration sends an `Idempotency-Key` header (a UUID of its own) with a POST, PATCH or
+DELETE to make it safe to retry (a sales channel's key is a 400: its client is shared by every
+shopper): a repeat within {settings.IDEMPOTENCY_KEY_TTL // 3600} h answers the first
 answer again, with `Idempotent-Replayed: true`, and does nothing more; the same key with another
 request is a 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first still runs waits up to
 {settings.IDEMPOTENCY_WAIT} s, then is a 409 `IDEMPOTENCY_KEY_IN_USE`. Only answers that did

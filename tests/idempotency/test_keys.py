@@ -312,3 +312,27 @@ def test_a_replay_reads_the_key_and_writes_nothing_but_the_rate_counter(
     with django_assert_num_queries(5):
         replay = erp.send("POST", "/api/order_copies", copy_document(source.pk), key="k-1")
     assert replay["Idempotent-Replayed"] == "true"
+
+
+def test_a_sales_channel_key_is_refused_and_nothing_is_written(client, db, make_order):
+    """A sales channel's client is public and shared by every shopper: a key of its would let
+    one shopper replay another's answer (their order and address), so it is refused."""
+    factories.MarketFactory(code="eu", mode="test")
+    shop_client, _ = api_client_create(
+        name="shop", kind="sales_channel", mode="test", market_codes=["eu"]
+    )
+    token = str(token_issue(client=shop_client, markets=("eu",))["access_token"])
+    orders = Order.objects.count()
+    body = json.dumps({"data": {"type": "orders", "attributes": {"customer_email": "a@b.co"}}})
+    response = client.post(
+        "/api/orders",
+        body,
+        content_type=MEDIA,
+        HTTP_ACCEPT=MEDIA,
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+        HTTP_IDEMPOTENCY_KEY="checkout-1",
+    )
+    assert response.status_code == 400, response.content
+    assert "for integrations" in response.json()["errors"][0]["detail"]
+    assert Order.objects.count() == orders
+    assert not IdempotencyKey.objects.exists()
