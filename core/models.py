@@ -5,11 +5,19 @@ from django.db import models
 
 ID_ALPHABET = string.ascii_letters + string.digits
 ID_LENGTH = 10
+ID_SPACE = len(ID_ALPHABET) ** ID_LENGTH
 
 
 def generate_id() -> str:
-    """An opaque, non-sequential 10-character alphanumeric id, as Commerce Layer's."""
-    return "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
+    """An opaque, non-sequential 10-character alphanumeric id, as Commerce Layer's: one
+    uniform draw from the system's randomness written in base 62 (one draw per character
+    cost a copy batch a tenth of its time)."""
+    number = secrets.randbelow(ID_SPACE)
+    characters = []
+    for _ in range(ID_LENGTH):
+        number, digit = divmod(number, len(ID_ALPHABET))
+        characters.append(ID_ALPHABET[digit])
+    return "".join(characters)
 
 
 class Mode(models.TextChoices):

@@ -5,6 +5,7 @@ from typing import Any
 from django.db import models, transaction
 
 from core.actors import SYSTEM, Actor
+from core.bulk import instance_build, rows_insert
 from events.models import Event
 
 # Called with every batch of recorded events, in the transaction that records them (the
@@ -29,7 +30,8 @@ def event_build(
     payload: dict[str, Any] | None = None,
     actor: Actor = SYSTEM,
 ) -> Event:
-    return Event(
+    return instance_build(
+        Event,
         name=name,
         resource_type=resource_type_of(resource),
         resource_id=str(resource.pk),
@@ -59,7 +61,8 @@ def event_record(
 def event_record_many(events: Iterable[Event]) -> list[Event]:
     """Record events built with `event_build` in one query."""
     with _atomic_unless_in_one():
-        recorded = Event.objects.bulk_create(list(events))
+        recorded = list(events)
+        rows_insert(recorded)
         _notify(recorded)
     return recorded
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
 from core.actors import SYSTEM, Actor
+from core.bulk import rows_insert
 from events.services import event_record
 from orders.exceptions import (
     CouponExhausted,
@@ -115,9 +116,9 @@ def orders_insert_many(
     the caller records the events."""
     for order, number in zip(orders, order_numbers_next(count=len(orders)), strict=True):
         order.number = number
-    Address.objects.bulk_create(addresses)
-    Order.objects.bulk_create(orders)
-    LineItem.objects.bulk_create(lines)
+    rows_insert(addresses)
+    rows_insert(orders)
+    rows_insert(lines)
 
 
 def order_pending_if_ready(order: Order, *, has_sku: bool) -> bool:

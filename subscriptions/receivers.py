@@ -10,7 +10,7 @@ from django.dispatch import receiver
 
 from core.actors import SYSTEM, Actor
 from ordercopies.models import OrderCopy
-from ordercopies.signals import order_copy_ended
+from ordercopies.signals import order_copies_ended
 from orders.models import Order
 from orders.signals import order_placed
 from subscriptions import services
@@ -33,23 +33,22 @@ def activate_by_source_order(
     )
 
 
-@receiver(order_copy_ended, dispatch_uid="subscriptions.end_run")
-def end_run(
-    sender: type[OrderCopy], *, order_copy: OrderCopy, succeeded: bool, **kwargs: Any
-) -> None:
-    if order_copy.order_subscription_id is None:
+@receiver(order_copies_ended, dispatch_uid="subscriptions.end_runs")
+def end_runs(sender: type[OrderCopy], *, ends: list[tuple[OrderCopy, bool]], **kwargs: Any) -> None:
+    ends = [(order_copy, ok) for order_copy, ok in ends if order_copy.order_subscription_id]
+    if not ends:
         return
-    # In the copy's transaction, so the run ends with the copy; in a savepoint, so a bug here
-    # never fails the copy: the scheduler closes a run its copy ended without ending. A
+    # In the copies' transaction, so the runs end with their copies; in a savepoint, so a bug
+    # here never fails the copies: the scheduler closes a run its copy ended without ending. A
     # database error is not swallowed: the transaction is broken (a lost connection, a
     # deadlock) and the copy engine must see it to retry, not commit nothing and report an end.
     try:
         with transaction.atomic():
-            services.order_subscription_run_end(order_copy=order_copy, succeeded=succeeded)
+            services.order_subscription_runs_end(ends=ends)
     except Error:
         raise
     except Exception:
         logger.exception(
-            "order copy %s: its subscription run could not end; the scheduler will close it",
-            order_copy.pk,
+            "order copies %s: their subscription runs could not end; the scheduler will close them",
+            ", ".join(order_copy.pk for order_copy, _ in ends),
         )

@@ -11,6 +11,7 @@ back what it moved. The write phase (writes.py) then stores the outcomes as they
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from core.bulk import instance_build
 from ordercopies.engine.loading import Batch
 from ordercopies.models import OrderCopy
 from orders.exceptions import OrderError, OrderPlacementRefused
@@ -20,6 +21,7 @@ from orders.pricing import discount_lines_build, totals_compute
 from orders.services import order_pending_if_ready
 
 Errors = dict[str, list[str]]
+COPIED = Address.COPIED_FIELDS
 CANCELLABLE = (Order.Status.PLACED, Order.Status.APPROVED)
 
 
@@ -130,7 +132,7 @@ def _addresses_copy(*, source: Order, target: Order) -> list[Address]:
     """New copies of the source's addresses; one shared copy when both were the same address."""
     originals = {a.pk: a for a in (source.shipping_address, source.billing_address) if a}
     copies = {
-        pk: Address(**{name: getattr(address, name) for name in Address.COPIED_FIELDS})
+        pk: instance_build(Address, **{name: getattr(address, name) for name in COPIED})
         for pk, address in originals.items()
     }
     target.shipping_address = copies.get(source.shipping_address_id)  # type: ignore[arg-type]
@@ -237,7 +239,8 @@ def _discount_lines_copy(
 
 
 def _line_copy(line: LineItem, target: Order, *, unit: int) -> LineItem:
-    return LineItem(
+    return instance_build(
+        LineItem,
         order=target,
         mode=target.mode,
         item_type=line.item_type,

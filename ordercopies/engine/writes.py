@@ -17,7 +17,7 @@ from events.models import Event
 from events.services import event_build, event_record_many
 from ordercopies.engine.checks import CopyOutcome, Errors
 from ordercopies.models import OrderCopy
-from ordercopies.signals import order_copy_ended
+from ordercopies.signals import order_copies_ended
 from orders.models import Order
 from orders.services import coupon_use_many, orders_cancel_many, orders_insert_many, sku_stock_move
 from orders.signals import order_placed
@@ -89,8 +89,8 @@ End = tuple[OrderCopy, Errors, Order | None, list[Event]]
 
 def copies_end(ends: Sequence[End], *, actor: Actor) -> list[OrderCopy]:
     """Complete (with a target) or fail each copy, record the events given for it and its end,
-    in two statements; then tell the receivers, in this transaction (a subscription's run ends
-    with its copy, or not at all)."""
+    in two statements; then tell the receivers, once for all of them, in this transaction (a
+    subscription's run ends with its copy, or not at all)."""
     now = timezone.now()
     copies = []
     for order_copy, errors, target, _ in ends:
@@ -102,8 +102,8 @@ def copies_end(ends: Sequence[End], *, actor: Actor) -> list[OrderCopy]:
         copies.append(order_copy)
     _store_ends(copies)
     event_record_many(_end_events(ends, actor=actor))
-    for order_copy, _, target, _ in ends:
-        order_copy_ended.send(sender=OrderCopy, order_copy=order_copy, succeeded=target is not None)
+    ended = [(order_copy, target is not None) for order_copy, _, target, _ in ends]
+    order_copies_ended.send(sender=OrderCopy, ends=ended)
     return copies
 
 

@@ -47,6 +47,7 @@ def order_copy_create(
         metadata=metadata,
         order_subscription=order_subscription,
         options=options,
+        order_subscriptions=None,
         **flags,
     )[0]
 
@@ -62,10 +63,13 @@ def order_copy_create_many(
     metadata: dict[str, Any] | None = None,
     order_subscription: models.Model | None = None,
     options: CopyOptions | None = None,
+    order_subscriptions: Sequence[models.Model | None] | None = None,
     **flags: bool,
 ) -> list[OrderCopy]:
     """One pending copy per source order with the same options (`options`, or its defaults,
-    changed by any option given by name in `flags`), in bulk; all or none."""
+    changed by any option given by name in `flags`), in bulk; all or none. Copies made by
+    subscription runs pass their `order_subscription`, or one per source order in
+    `order_subscriptions` (the scheduler starting runs set-wise)."""
     unknown = set(flags) - set(CopyOptions.names())
     if unknown:
         raise TypeError(f"unknown order copy options: {', '.join(sorted(unknown))}")
@@ -75,6 +79,11 @@ def order_copy_create_many(
     missing = [order_id for order_id in ids if order_id not in found]
     if missing:
         raise SourceOrderNotFound(f"source order {missing[0]} does not exist")
+    made_by: list[models.Model | None] = list(
+        order_subscriptions or [order_subscription] * len(ids)
+    )
+    if len(made_by) != len(ids):
+        raise TypeError("order_subscriptions needs one subscription per source order")
     copies = OrderCopy.objects.bulk_create(
         OrderCopy(
             source_order_id=order_id,
@@ -82,20 +91,23 @@ def order_copy_create_many(
             reference=reference,
             reference_origin=reference_origin,
             metadata=metadata or {},
-            order_subscription_id=order_subscription.pk if order_subscription else None,
+            order_subscription_id=subscription.pk if subscription else None,
             **chosen.as_dict(),
         )
-        for order_id in ids
+        for order_id, subscription in zip(ids, made_by, strict=True)
     )
-    made_by = {"order_subscription": order_subscription.pk} if order_subscription else {}
     event_record_many(
         event_build(
             name="order_copies.create",
             resource=copy,
             actor=actor,
-            payload={"source_order": copy.source_order_id, "options": copy.options(), **made_by},
+            payload={
+                "source_order": copy.source_order_id,
+                "options": copy.options(),
+                **({"order_subscription": by.pk} if by else {}),
+            },
         )
-        for copy in copies
+        for copy, by in zip(copies, made_by, strict=True)
     )
     enqueue([copy.pk for copy in copies])
     return copies

@@ -17,7 +17,7 @@ from subscriptions.services.lifecycle import (
 from subscriptions.services.runs import (
     order_subscription_close_lost_runs,
     order_subscription_run,
-    order_subscription_run_end,
+    order_subscription_runs_end,
 )
 from subscriptions.services.schedule import (
     SCHEDULER,
@@ -37,6 +37,6 @@ __all__ = [
     "order_subscription_delete",
     "order_subscription_run",
     "order_subscription_run_due",
-    "order_subscription_run_end",
+    "order_subscription_runs_end",
     "order_subscription_update",
 ]

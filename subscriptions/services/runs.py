@@ -11,6 +11,7 @@ Locks go subscription, then run; the copy engine ends a run from inside its own 
 """
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -18,9 +19,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.actors import SYSTEM, Actor
-from events.services import event_record
+from events.models import Event
+from events.services import event_build, event_record, event_record_many
 from ordercopies.models import OrderCopy
-from ordercopies.services import order_copy_create
+from ordercopies.services import order_copy_create, order_copy_create_many
 from subscriptions.exceptions import SubscriptionTransitionRefused
 from subscriptions.frequencies import frequency_count_between
 from subscriptions.models import OrderSubscription, SubscriptionRun
@@ -83,6 +85,76 @@ def run_start(
     return run
 
 
+def runs_start(
+    subscriptions: Sequence[OrderSubscription], *, trigger: str, actor: Actor
+) -> tuple[list[SubscriptionRun], list[OrderSubscription]]:
+    """`run_start` for many subscriptions, each at its next_run_at, set-wise: their copies,
+    runs, moves to running and events in a fixed number of statements whatever their number.
+    Returns the runs started and the subscriptions whose time already has a run (nothing done
+    for them). The caller holds the subscriptions' row locks; the unique (subscription,
+    scheduled_at) still guards: a run inserted meanwhile raises IntegrityError, changing
+    nothing, and the caller starts them one at a time."""
+    times: dict[str, datetime] = {}
+    for subscription in subscriptions:
+        assert subscription.next_run_at is not None  # noqa: S101 (a constraint of active ones)
+        times[subscription.pk] = subscription.next_run_at
+    ran = set(
+        SubscriptionRun.objects.filter(
+            subscription__in=list(times), scheduled_at__in=set(times.values())
+        ).values_list("subscription_id", "scheduled_at")
+    )
+    starting = [s for s in subscriptions if (s.pk, s.next_run_at) not in ran]
+    already = [s for s in subscriptions if (s.pk, s.next_run_at) in ran]
+    if not starting:
+        return [], already
+    now = timezone.now()
+    if any(subscription.status != Status.ACTIVE for subscription in starting):
+        raise SubscriptionTransitionRefused("only active subscriptions can run")
+    copies: dict[str, OrderCopy] = {}
+    groups: dict[tuple[str, bool], list[OrderSubscription]] = {}
+    for subscription in starting:
+        key = (subscription.mode, subscription.place_target_order)
+        groups.setdefault(key, []).append(subscription)
+    with transaction.atomic():
+        for (mode, place), group in groups.items():
+            made = order_copy_create_many(
+                source_orders=[subscription.source_order_id for subscription in group],
+                mode=mode,
+                actor=actor,
+                order_subscriptions=group,
+                place_target_order=place,
+            )
+            copies |= {s.pk: copy for s, copy in zip(group, made, strict=True)}
+        runs = SubscriptionRun.objects.bulk_create(
+            SubscriptionRun(
+                subscription=subscription,
+                scheduled_at=times[subscription.pk],
+                trigger=trigger,
+                order_copy=copies[subscription.pk],
+                skipped_slots=_missed_slots(subscription, now=now),
+                started_at=now,
+            )
+            for subscription in starting
+        )
+        OrderSubscription.objects.filter(pk__in=[s.pk for s in starting]).update(
+            status=Status.RUNNING, updated_at=now
+        )
+        event_record_many(
+            event_build(
+                name="order_subscriptions.run",
+                resource=subscription,
+                actor=actor,
+                payload=_run_payload(subscription, run),
+            )
+            for subscription, run in zip(starting, runs, strict=True)
+        )
+    # In memory once stored (the moves are the UPDATE above; a failed one left them active).
+    for subscription in starting:
+        transition(subscription, "start_run")
+        subscription.updated_at = now
+    return runs, already
+
+
 def _run_insert(
     subscription: OrderSubscription, *, scheduled_at: datetime, trigger: str, actor: Actor
 ) -> SubscriptionRun:
@@ -128,21 +200,32 @@ def _run_payload(subscription: OrderSubscription, run: SubscriptionRun) -> dict[
     return payload
 
 
-def order_subscription_run_end(*, order_copy: OrderCopy, succeeded: bool) -> SubscriptionRun | None:
-    """End the open run of `order_copy` (called, through a signal, in the transaction that
-    ends the copy): count it and schedule the next one. None when the copy has no open run
-    (not a subscription's, or a retried copy whose run already ended)."""
-    if order_copy.order_subscription_id is None:
-        return None  # an ordinary copy: not even a query
-    subscription = lock(order_copy.order_subscription_id)
-    run = (
-        SubscriptionRun.objects.select_for_update()
-        .filter(order_copy=order_copy, ended_at__isnull=True)
-        .first()
-    )
-    if run is None:
-        return None
-    return run_end(subscription, run=run, succeeded=succeeded, errors=order_copy.errors_log)
+def order_subscription_runs_end(*, ends: Sequence[tuple[OrderCopy, bool]]) -> list[SubscriptionRun]:
+    """End the open runs of the copies in `ends` (each with True when it completed; called,
+    through a signal, in the transaction that ends the copies): count them and schedule the
+    next ones, in a fixed number of queries whatever their number. A copy with no open run (not
+    a subscription's, or a retried copy whose run already ended) is passed over."""
+    ends = [(copy, ok) for copy, ok in ends if copy.order_subscription_id is not None]
+    if not ends:
+        return []  # ordinary copies: not even a query
+    locked = {
+        subscription.pk: subscription
+        for subscription in OrderSubscription.objects.select_for_update(of=("self",))
+        .filter(pk__in={copy.order_subscription_id for copy, _ in ends})
+        .order_by("pk")
+    }
+    runs = {
+        run.order_copy_id: run
+        for run in SubscriptionRun.objects.select_for_update()
+        .filter(order_copy__in=[copy.pk for copy, _ in ends], ended_at__isnull=True)
+        .order_by("pk")
+    }
+    ended = [
+        (locked[copy.order_subscription_id], run, ok, copy.errors_log)
+        for copy, ok in ends
+        if (run := runs.get(copy.pk)) is not None and copy.order_subscription_id in locked
+    ]
+    return runs_end(ended)
 
 
 def run_end(
@@ -152,41 +235,67 @@ def run_end(
     succeeded: bool,
     errors: dict[str, list[str]],
 ) -> SubscriptionRun:
-    """The caller holds both row locks. The next run is the first scheduled time after this run
-    started (or a later one someone set): times that passed while it ran are due at once."""
+    """`runs_end` for one run."""
+    return runs_end([(subscription, run, succeeded, errors)])[0]
+
+
+RunEnd = tuple[OrderSubscription, SubscriptionRun, bool, dict[str, list[str]]]
+
+
+def runs_end(ended: Sequence[RunEnd]) -> list[SubscriptionRun]:
+    """End each run (with its subscription, whether it succeeded, its errors) in four
+    statements whatever their number. The caller holds the row locks of the runs and their
+    subscriptions. The next run is the first scheduled time after a run started (or a later one
+    someone set): times that passed while it ran are due at once."""
+    if not ended:
+        return []
     now = timezone.now()
-    run.end(at=now, succeeded=succeeded, errors=errors)
-    run.save(update_fields=["ended_at", "succeeded", "errors_log"])
-    subscription.record_run(started_at=run.started_at, succeeded=succeeded)
-    if subscription.next_run_at is None or subscription.next_run_at <= run.started_at:
-        subscription.next_run_at = subscription.run_time_after(run.started_at)
-    fields = [*RUN_END_FIELDS]
-    expired = subscription.is_expired(now)
-    if subscription.status == Status.RUNNING:
-        subscription.end_run(expired=expired)
-        fields.append("status")
-    subscription.save(update_fields=fields)
-    _record_end(subscription, run=run, expired=expired and subscription.status == Status.INACTIVE)
-    return run
-
-
-def _record_end(subscription: OrderSubscription, *, run: SubscriptionRun, expired: bool) -> None:
-    event_record(
-        name=f"order_subscriptions.{'run_complete' if run.succeeded else 'run_fail'}",
-        resource=subscription,
-        payload={
-            "order_copy": run.order_copy_id,
-            "scheduled_at": iso(run.scheduled_at),
-            "errors_log": run.errors_log,
-            "next_run_at": iso(subscription.next_run_at),
-        },
-    )
-    if expired:
-        event_record(
-            name="order_subscriptions.expire",
-            resource=subscription,
-            payload={"expires_at": iso(subscription.expires_at)},
+    events = []
+    subscriptions = {}
+    for subscription, run, succeeded, errors in ended:
+        run.end(at=now, succeeded=succeeded, errors=errors)
+        subscription.record_run(started_at=run.started_at, succeeded=succeeded)
+        if subscription.next_run_at is None or subscription.next_run_at <= run.started_at:
+            subscription.next_run_at = subscription.run_time_after(run.started_at)
+        expired = subscription.is_expired(now)
+        if subscription.status == Status.RUNNING:
+            subscription.end_run(expired=expired)
+        subscription.updated_at = now
+        subscriptions[subscription.pk] = subscription
+        events += _end_events(
+            subscription, run=run, expired=expired and subscription.status == Status.INACTIVE
         )
+    runs = [run for _, run, _, _ in ended]
+    SubscriptionRun.objects.bulk_update(runs, ["ended_at", "succeeded", "errors_log"])
+    OrderSubscription.objects.bulk_update(list(subscriptions.values()), [*RUN_END_FIELDS, "status"])
+    event_record_many(events)
+    return runs
+
+
+def _end_events(
+    subscription: OrderSubscription, *, run: SubscriptionRun, expired: bool
+) -> list[Event]:
+    events = [
+        event_build(
+            name=f"order_subscriptions.{'run_complete' if run.succeeded else 'run_fail'}",
+            resource=subscription,
+            payload={
+                "order_copy": run.order_copy_id,
+                "scheduled_at": iso(run.scheduled_at),
+                "errors_log": run.errors_log,
+                "next_run_at": iso(subscription.next_run_at),
+            },
+        )
+    ]
+    if expired:
+        events.append(
+            event_build(
+                name="order_subscriptions.expire",
+                resource=subscription,
+                payload={"expires_at": iso(subscription.expires_at)},
+            )
+        )
+    return events
 
 
 def order_subscription_close_lost_runs() -> list[int]:

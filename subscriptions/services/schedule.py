@@ -21,7 +21,11 @@ from ordercopies.services import copies_queued_together
 from subscriptions.models import RENEWAL_ALERT_HOURS, OrderSubscription
 from subscriptions.services.common import iso, transition
 from subscriptions.services.lifecycle import PLACED, order_subscription_activate_by_source_order
-from subscriptions.services.runs import order_subscription_close_lost_runs, run_start
+from subscriptions.services.runs import (
+    order_subscription_close_lost_runs,
+    run_start,
+    runs_start,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -117,9 +121,10 @@ def _due(*, now: datetime) -> QuerySet[OrderSubscription]:
 
 def _start_due(report: SchedulerReport, *, now: datetime, limit: int) -> None:
     """Every due run, up to `limit` (a safety valve), in transactions of up to
-    ORDER_COPY_BATCH_SIZE subscriptions claimed at once with SKIP LOCKED: each run is started in
-    a savepoint (one broken subscription does not stop the others), and the chunk's copies are
-    queued together in batched jobs, committed with them."""
+    ORDER_COPY_BATCH_SIZE subscriptions claimed at once with SKIP LOCKED. A chunk's runs start
+    set-wise (`runs_start`), their copies queued together in batched jobs committed with them;
+    when that fails, the chunk starts one run at a time, each in a savepoint, so that one broken
+    subscription does not stop the others."""
     tried: set[str] = set()
     while len(report.started) < limit:
         size = min(settings.ORDER_COPY_BATCH_SIZE, limit - len(report.started))
@@ -127,8 +132,8 @@ def _start_due(report: SchedulerReport, *, now: datetime, limit: int) -> None:
             chunk = list(_due(now=now).exclude(pk__in=tried)[:size])
             if not chunk:
                 return
-            for subscription in chunk:
-                tried.add(subscription.pk)
+            tried |= {subscription.pk for subscription in chunk}
+            for subscription in _start_chunk(chunk, report=report):
                 try:
                     with transaction.atomic():
                         _start_one(subscription, report=report)
@@ -136,6 +141,25 @@ def _start_due(report: SchedulerReport, *, now: datetime, limit: int) -> None:
                     # Logged, and tried again at the next pass.
                     logger.exception("subscription %s: its run could not start", subscription.pk)
                     report.errors.append(subscription.pk)
+
+
+def _start_chunk(
+    chunk: list[OrderSubscription], *, report: SchedulerReport
+) -> list[OrderSubscription]:
+    """The chunk's runs started set-wise; returns the subscriptions left to start one at a
+    time: those whose time already ran, or the whole chunk when the set-wise start failed."""
+    try:
+        with transaction.atomic():
+            runs, already = runs_start(chunk, trigger="schedule", actor=SCHEDULER)
+    except Exception:
+        logger.warning(
+            "%d subscription runs could not start together; one at a time",
+            len(chunk),
+            exc_info=True,
+        )
+        return chunk
+    report.started += [run.subscription_id for run in runs]
+    return already
 
 
 def _start_one(subscription: OrderSubscription, *, report: SchedulerReport) -> None:

@@ -27,7 +27,7 @@ from ordercopies.exceptions import (
 )
 from ordercopies.models import OrderCopy
 from ordercopies.services import running
-from ordercopies.signals import order_copy_ended
+from ordercopies.signals import order_copies_ended
 from orders import services as order_services
 from orders.models import Address, Coupon, LineItem, Order, PaymentSource, Promotion, Sku, SkuPrice
 from orders.services import order_approve, order_cancel
@@ -1354,12 +1354,12 @@ def test_a_database_error_a_receiver_swallowed_is_retried_not_reported_as_an_end
             except OperationalError:
                 transaction.set_rollback(True)
 
-    order_copy_ended.connect(swallowing)
+    order_copies_ended.connect(swallowing)
     try:
         with caplog.at_level("INFO", logger="ordercopies.services"):
             ended = services.order_copy_execute(order_copy_id=order_copy.pk)
     finally:
-        order_copy_ended.disconnect(swallowing)
+        order_copies_ended.disconnect(swallowing)
 
     assert ended is not None and ended.status == Status.COMPLETED
     assert fresh(order_copy).attempts == 1

@@ -258,7 +258,7 @@ def test_a_failing_receiver_never_fails_the_copy_and_the_scheduler_closes_the_ru
     subscription = make_subscription()
     run = services.order_subscription_run(subscription=subscription)
     with mock.patch(
-        "subscriptions.services.order_subscription_run_end", side_effect=RuntimeError("boom")
+        "subscriptions.services.order_subscription_runs_end", side_effect=RuntimeError("boom")
     ):
         copy = execute_copy(run)
     assert copy.status == OrderCopy.Status.COMPLETED
@@ -314,7 +314,11 @@ def test_one_broken_subscription_does_not_stop_the_others(make_subscription, mak
             raise RuntimeError("boom")
         return real(subscription, **kwargs)
 
-    with mock.patch("subscriptions.services.schedule.run_start", side_effect=start):
+    # The chunk's set-wise start fails, then its runs start one at a time.
+    with (
+        mock.patch("subscriptions.services.schedule.runs_start", side_effect=RuntimeError("x")),
+        mock.patch("subscriptions.services.schedule.run_start", side_effect=start),
+    ):
         report = services.order_subscription_run_due()
 
     assert (report.errors, report.started) == ([broken.pk], [healthy.pk])
@@ -326,7 +330,7 @@ def test_an_ordinary_copy_pays_no_query_for_subscriptions(make_order):
     source = make_order(lines=1)
     plain = copy_services.order_copy_create(source_order=source, mode="test")
     with (
-        mock.patch("subscriptions.services.order_subscription_run_end") as run_end,
+        mock.patch("subscriptions.services.order_subscription_runs_end") as run_end,
         CaptureQueriesContext(connection) as queries,
     ):
         copy_services.order_copy_execute(order_copy_id=plain.pk)
@@ -342,7 +346,7 @@ def test_a_database_error_while_the_run_ends_retries_the_copy_and_counts_the_run
     subscription = make_subscription()
     occurrencies = subscription.occurrencies
     run = services.order_subscription_run(subscription=subscription)
-    real_end = services.order_subscription_run_end
+    real_end = services.order_subscription_runs_end
     calls: list[bool] = []
 
     def lost_connection_once(**kwargs: object) -> object:
@@ -352,7 +356,7 @@ def test_a_database_error_while_the_run_ends_retries_the_copy_and_counts_the_run
         return real_end(**kwargs)  # type: ignore[arg-type]
 
     with mock.patch(
-        "subscriptions.services.order_subscription_run_end", side_effect=lost_connection_once
+        "subscriptions.services.order_subscription_runs_end", side_effect=lost_connection_once
     ):
         copy = execute_copy(run)
 

@@ -210,3 +210,34 @@ def test_a_pass_starts_every_due_run_and_queues_their_copies_in_batched_jobs(
     assert len(copies) == 10
     carried = {i for args in jobs.values_list("args_kwargs__args", flat=True) for i in args}
     assert copies <= carried
+
+
+def _pass_and_batch_queries(make_subscription, count: int) -> tuple[int, int]:
+    """Queries of a pass that starts `count` due runs, then of the batch that runs their
+    copies (and so ends the runs)."""
+    from django.test.utils import CaptureQueriesContext
+
+    from ordercopies import services as copy_services
+
+    due = due_subscriptions(make_subscription, count)
+    with CaptureQueriesContext(connection) as started:
+        report = services.order_subscription_run_due()
+    assert sorted(report.started) == sorted(subscription.pk for subscription in due)
+    copies = list(OrderCopy.objects.filter(order_subscription__in=due).values_list("pk", flat=True))
+    with CaptureQueriesContext(connection) as ran:
+        ended = copy_services.order_copy_execute_many(order_copy_ids=copies)
+    assert {copy.status for copy in ended} == {OrderCopy.Status.COMPLETED}
+    stored = OrderSubscription.objects.filter(pk__in=[s.pk for s in due])
+    assert set(stored.values_list("status", flat=True)) == {Status.ACTIVE}
+    runs = SubscriptionRun.objects.filter(subscription__in=due, trigger="schedule")
+    assert runs.filter(ended_at__isnull=False, succeeded=True).count() == count
+    return len(started), len(ran)
+
+
+def test_a_pass_starts_runs_set_wise_and_a_batch_ends_them_set_wise(make_subscription):
+    """A pass's queries do not grow with the runs it starts, nor do a batch's with the runs
+    its copies end (one signal per batch, not one per copy)."""
+    one = _pass_and_batch_queries(make_subscription, 1)
+    SubscriptionRun.objects.all().delete()
+    OrderSubscription.objects.all().delete()
+    assert _pass_and_batch_queries(make_subscription, 12) == one

@@ -103,6 +103,11 @@ class CopyWorker(db_worker.Worker):
                     self.wait_for_database(exc)
                     after_outage = True
         finally:
+            if self.sweeper:
+                # A sweep in progress ends (and commits) before the process does: exiting would
+                # cut its transaction, and its report would not count it.
+                self.sweeper.stopping.set()
+                self.sweeper.join(timeout=60)
             self.report()
 
     def hold_worker_lock(self, sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
