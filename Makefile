@@ -41,3 +41,4 @@ check: lint typecheck migrations-check test
 bench:
 	$(BIN)/python bench/copy_throughput.py
 	$(BIN)/python bench/api_throughput.py
+	$(BIN)/python bench/webhook_throughput.py
