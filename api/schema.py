@@ -53,6 +53,10 @@ def relax_resource_objects(result: dict[str, Any], **kwargs: Any) -> dict[str, A
                 continue
             if not name.endswith("Request"):
                 part.pop("required", None)
+                # A relationship object of an answer may carry links only (JSON:API: links,
+                # data or meta), as a write-only relationship's does.
+                for relationship in part.get("properties", {}).values():
+                    relationship.pop("required", None)
             _relax_linkage(part.get("properties", {}))
     return result
 
