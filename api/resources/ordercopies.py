@@ -29,6 +29,10 @@ TRIGGERS = {
 }
 
 
+# What a copy's run sets: shown by order_copies and order_factories, written by neither.
+COPY_STATE = ["status", "started_at", "completed_at", "failed_at", "errors_log", "errors_count"]
+
+
 class OrderCopySerializer(TaggableSerializer):
     included_serializers = {
         "source_order": "api.resources.orders.OrderSerializer",
@@ -49,12 +53,7 @@ class OrderCopySerializer(TaggableSerializer):
         resource_name = "order_copies"
         fields = [
             *COMMON_FIELDS,
-            "status",
-            "started_at",
-            "completed_at",
-            "failed_at",
-            "errors_log",
-            "errors_count",
+            *COPY_STATE,
             "attempts",
             *OrderCopy.OPTIONS,
             "source_order",
@@ -64,15 +63,7 @@ class OrderCopySerializer(TaggableSerializer):
             *TAG_FIELDS,
             "_plan",
         ]
-        read_only_fields = [
-            "status",
-            "started_at",
-            "completed_at",
-            "failed_at",
-            "errors_log",
-            "errors_count",
-            "attempts",
-        ]
+        read_only_fields = [*COPY_STATE, "attempts"]
 
     trigger_table = TRIGGERS
     triggers_noun = "copies"
@@ -186,12 +177,7 @@ class OrderFactorySerializer(ResourceSerializer):
         resource_name = "order_factories"
         fields = [
             *COMMON_FIELDS,
-            "status",
-            "started_at",
-            "completed_at",
-            "failed_at",
-            "errors_log",
-            "errors_count",
+            *COPY_STATE,
             "place_target_order",
             "reuse_wallet",
             "source_order",
